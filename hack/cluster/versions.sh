@@ -1,0 +1,8 @@
+# Pinned versions of the local control plane. Sourced by the cluster scripts.
+# Kubernetes v1.36 is the newest line that builds with Go 1.26 (v1.37 wants Go 1.27).
+KUBE_VERSION=v1.36.3
+KUBE_GIT_COMMIT=openrollout-built-from-go-modules
+ETCD_VERSION=v3.6.8     # build/dependencies.yaml of Kubernetes v1.36.3
+KWOK_VERSION=v0.7.0
+OPENROLLOUT_CACHE_DIR="${OPENROLLOUT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/openrollout}"
+CLUSTER_BIN_DIR="$OPENROLLOUT_CACHE_DIR/$KUBE_VERSION/bin"
