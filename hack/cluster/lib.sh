@@ -1,0 +1,91 @@
+# Shared by up.sh, down.sh and status.sh (sourced, not run).
+# State of the local cluster lives in $CLUSTER_STATE_DIR (default: <repo>/.cluster):
+#   kubeconfig            admin kubeconfig (system:masters) for users and tests
+#   ports.env             the ports picked at start
+#   pki/  *.kubeconfig    credentials (bootstrap.py)
+#   etcd/                 etcd data
+#   kwok/                 generated kwok config
+#   logs/<component>.log  pids/<component>.pid
+# shellcheck shell=bash disable=SC2034
+
+cluster_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.sh
+. "$cluster_here/versions.sh"
+REPO_ROOT="$(cd "$cluster_here/../.." && pwd)"
+CLUSTER_STATE_DIR="${CLUSTER_STATE_DIR:-$REPO_ROOT/.cluster}"
+KUBECTL="$CLUSTER_BIN_DIR/kubectl"
+KUBECONFIG_PATH="$CLUSTER_STATE_DIR/kubeconfig"
+# Start order; stopped in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kwok-logs)
+
+pid_file() { echo "$CLUSTER_STATE_DIR/pids/$1.pid"; }
+log_file() { echo "$CLUSTER_STATE_DIR/logs/$1.log"; }
+
+# component_pid <name>: the pid of a live process of ours, or nothing. "Ours" means its command
+# line mentions our state dir, so a recycled pid of an unrelated process is never reported.
+component_pid() {
+  local f pid
+  f="$(pid_file "$1")"
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  [ -r "/proc/$pid/cmdline" ] || return 0
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$CLUSTER_STATE_DIR/"; then
+    echo "$pid"
+  fi
+}
+
+# apiserver_ready: /readyz answers "ok" through the admin kubeconfig.
+apiserver_ready() {
+  [ -x "$KUBECTL" ] && [ -f "$KUBECONFIG_PATH" ] || return 1
+  [ "$("$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=3s get --raw /readyz 2>/dev/null)" = "ok" ]
+}
+
+# all_alive: every component has a live process.
+all_alive() {
+  local c
+  for c in "${COMPONENTS[@]}"; do
+    [ -n "$(component_pid "$c")" ] || return 1
+  done
+}
+
+# stop_components: SIGTERM every live component (reverse start order), SIGKILL what is left
+# after a few seconds. Safe when nothing runs.
+stop_components() {
+  local i c pid pids=()
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+    c="${COMPONENTS[$i]}"
+    pid="$(component_pid "$c")"
+    if [ -n "$pid" ]; then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  [ "${#pids[@]}" -gt 0 ] || return 0
+  local deadline=$((SECONDS + 5)) left
+  while :; do
+    left=()
+    for pid in "${pids[@]}"; do
+      if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+        left+=("$pid")
+      fi
+    done
+    [ "${#left[@]}" -gt 0 ] || return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      kill -KILL "${left[@]}" 2>/dev/null || true
+      return 0
+    fi
+    sleep 0.1
+  done
+}
+
+# cluster_lock: serialise up.sh/down.sh on one state dir (e.g. several pytest-xdist workers all
+# calling up.sh). The lock file lives outside the state dir, which down.sh deletes; fd 9 is
+# closed in every started component so none of them keeps the lock.
+cluster_lock() {
+  command -v flock >/dev/null 2>&1 || return 0
+  local key
+  key="$(printf '%s' "$CLUSTER_STATE_DIR" | cksum | cut -d' ' -f1)"
+  exec 9>"${TMPDIR:-/tmp}/openrollout-cluster-$key.lock"
+  flock -w 300 9 || { echo "cluster: another up.sh/down.sh holds the lock for $CLUSTER_STATE_DIR" >&2; exit 1; }
+}

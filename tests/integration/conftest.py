@@ -1,0 +1,257 @@
+"""Fixtures for integration tests against the local control plane (hack/cluster/).
+
+The session starts the cluster with hack/cluster/up.sh, which reuses one that already runs; nothing
+here stops it (`make test` / hack/cluster/down.sh does). Each test gets its own namespace.
+Waiting is done with the watch API and a timeout, never with sleep: see `watch_until`/`wait_for`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLUSTER_DIR = REPO_ROOT / "hack" / "cluster"
+NAMESPACE_LABEL = "openrollout.test/integration"
+
+T = TypeVar("T")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "integration: runs against the local control plane started by hack/cluster/up.sh",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is an integration test, marked or not."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+# --- waiting with watches -------------------------------------------------------------------
+
+
+def _key(obj: Any) -> tuple[str, str]:
+    if isinstance(obj, dict):
+        return obj["metadata"].get("namespace") or "", obj["metadata"]["name"]
+    return obj.metadata.namespace or "", obj.metadata.name
+
+
+def _items(listing: Any) -> list[Any]:
+    return listing["items"] if isinstance(listing, dict) else listing.items
+
+
+def _resource_version(listing: Any) -> str:
+    if isinstance(listing, dict):
+        return str(listing["metadata"]["resourceVersion"])
+    return str(listing.metadata.resource_version)
+
+
+def watch_until(
+    list_fn: Callable[..., Any],
+    condition: Callable[[list[Any]], T | None],
+    timeout: float,
+    **list_kwargs: Any,
+) -> T:
+    """Return `condition(objects)` as soon as it is truthy; raise TimeoutError after `timeout` s.
+
+    `list_fn` is a kubernetes client list call (e.g. `core_v1.list_namespaced_pod`, or a
+    `functools.partial` of `CustomObjectsApi.list_namespaced_custom_object`, whose objects are
+    dicts) and `list_kwargs` its arguments (namespace, label_selector, field_selector...).
+    `objects` is the current state of that list, sorted by namespace and name: first from a list,
+    then kept up to date from a watch that starts at the list's resourceVersion, so no change is
+    missed in between.
+    """
+    listing = list_fn(**list_kwargs)
+    objects = {_key(o): o for o in _items(listing)}
+
+    def current() -> list[Any]:
+        return [objects[k] for k in sorted(objects)]
+
+    result = condition(current())
+    if result:
+        return result
+    w = watch.Watch()
+    try:
+        for event in w.stream(
+            list_fn,
+            resource_version=_resource_version(listing),
+            timeout_seconds=max(1, round(timeout)),
+            _request_timeout=timeout + 5,
+            **list_kwargs,
+        ):
+            obj = event["object"]
+            key = _key(obj)
+            if event["type"] == "DELETED":
+                objects.pop(key, None)
+            elif event["type"] in ("ADDED", "MODIFIED"):
+                objects[key] = obj
+            result = condition(current())
+            if result:
+                return result
+    finally:
+        w.stop()
+    names = (
+        ", ".join(f"{ns + '/' if ns else ''}{n}" for ns, n in sorted(objects)) or "none"
+    )
+    raise TimeoutError(f"condition not met within {timeout}s (objects seen: {names})")
+
+
+def wait_for(
+    predicate: Callable[[Any], bool],
+    list_fn: Callable[..., Any],
+    timeout: float,
+    **list_kwargs: Any,
+) -> Any:
+    """Return the first object of `list_fn(**list_kwargs)` for which `predicate` holds (watch-based)."""
+    return watch_until(
+        list_fn,
+        lambda objs: next((o for o in objs if predicate(o)), None),
+        timeout,
+        **list_kwargs,
+    )
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+    kubectl: Path
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    """The local control plane, started (or reused) by hack/cluster/up.sh. Never stopped here."""
+    up = subprocess.run(
+        [str(CLUSTER_DIR / "up.sh")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if up.returncode != 0:
+        pytest.fail(
+            f"hack/cluster/up.sh failed with exit code {up.returncode}:\n{up.stdout}\n{up.stderr}",
+            pytrace=False,
+        )
+    kubectl = subprocess.run(
+        [str(CLUSTER_DIR / "kubectl-path.sh")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    state_dir = Path(os.environ.get("CLUSTER_STATE_DIR", REPO_ROOT / ".cluster"))
+    return Cluster(kubeconfig=state_dir / "kubeconfig", kubectl=Path(kubectl))
+
+
+@pytest.fixture(scope="session")
+def k8s_api(cluster: Cluster) -> Iterator[client.ApiClient]:
+    """A kubernetes ApiClient for the cluster admin (group system:masters)."""
+    api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def core_v1(k8s_api: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(k8s_api)
+
+
+@pytest.fixture(scope="session")
+def apps_v1(k8s_api: client.ApiClient) -> client.AppsV1Api:
+    return client.AppsV1Api(k8s_api)
+
+
+@pytest.fixture(scope="session")
+def batch_v1(k8s_api: client.ApiClient) -> client.BatchV1Api:
+    return client.BatchV1Api(k8s_api)
+
+
+@pytest.fixture(scope="session")
+def custom_objects(k8s_api: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(k8s_api)
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster: Cluster) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`kubectl(*args, input=None, timeout=60)`: run the built kubectl against the cluster."""
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+
+    def run(
+        *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(cluster.kubectl), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run
+
+
+def _namespace_name(nodeid: str) -> str:
+    """it-<test name, shortened>-<random>, a valid DNS-1123 label."""
+    test = nodeid.rsplit("::", 1)[-1]
+    test = re.sub(r"^test_?", "", test)
+    slug = re.sub(r"[^a-z0-9]+", "-", test.lower()).strip("-")[:40].strip("-") or "test"
+    return f"it-{slug}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def namespace(
+    request: pytest.FixtureRequest, core_v1: client.CoreV1Api
+) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (without waiting for it to go).
+
+    Yields once its `default` ServiceAccount exists, so pods can be created right away.
+    """
+    name = _namespace_name(request.node.nodeid)
+    core_v1.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=name, labels={NAMESPACE_LABEL: "true"})
+        )
+    )
+    try:
+        wait_for(
+            lambda sa: sa.metadata.name == "default",
+            core_v1.list_namespaced_service_account,
+            30,
+            namespace=name,
+        )
+        yield name
+    finally:
+        try:
+            core_v1.delete_namespace(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+@pytest.fixture(name="watch_until")
+def _watch_until_fixture() -> Callable[..., Any]:
+    return watch_until
+
+
+@pytest.fixture(name="wait_for")
+def _wait_for_fixture() -> Callable[..., Any]:
+    return wait_for
