@@ -39,9 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-SERVICE_CLUSTER_IP = (
-    "10.96.0.1"  # first address of --service-cluster-ip-range=10.96.0.0/16
-)
+SERVICE_CLUSTER_IP = "10.96.0.1"  # first address of --service-cluster-ip-range=10.96.0.0/16
 VALIDITY = datetime.timedelta(days=365)
 LOOPBACK_IPS = ("127.0.0.1", "::1")
 
@@ -127,9 +125,7 @@ def _ca(
             ),
             critical=True,
         )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     _write_key(pki / f"{stem}.key", key)
@@ -189,9 +185,7 @@ def _leaf(
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     if sans:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(sans), critical=False
-        )
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     _write_key(pki / f"{stem}.key", key)
     (pki / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -289,9 +283,7 @@ def credentials(state: Path, api_port: int) -> None:
     for ident in IDENTITIES:
         token = secrets.token_hex(24)
         groups = ",".join(ident.groups)
-        rows.append(
-            f"{token},{ident.user},{ident.user}" + (f',"{groups}"' if groups else "")
-        )
+        rows.append(f"{token},{ident.user},{ident.user}" + (f',"{groups}"' if groups else ""))
         path = state / f"{ident.kubeconfig}.kubeconfig"
         path.write_text(_kubeconfig(server, ca_pem, ident.user, token))
         path.chmod(0o600)

@@ -97,9 +97,7 @@ def resolve_int_or_percent(value: int | str | None, total: int, round_up: bool) 
       None               -> 0
     """
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise FencepostError(
-            f"invalid replica count {total!r}: must be a non-negative int"
-        )
+        raise FencepostError(f"invalid replica count {total!r}: must be a non-negative int")
     number, percent = _parse(value)
     if not percent:
         return number
@@ -162,15 +160,11 @@ def max_unavailable(
     """
     if replicas == 0:
         return 0
-    _, unavailable = resolve_fenceposts(
-        max_surge_value, max_unavailable_value, replicas
-    )
+    _, unavailable = resolve_fenceposts(max_surge_value, max_unavailable_value, replicas)
     return min(unavailable, replicas)
 
 
-def new_rs_new_replicas(
-    replicas: int, total_current: int, new_current: int, surge: int
-) -> int:
+def new_rs_new_replicas(replicas: int, total_current: int, new_current: int, surge: int) -> int:
     """Size the new ReplicaSet may grow to now (rolling case of the controller's NewRSNewReplicas).
 
     ``total_current`` is the sum of spec.replicas over all ReplicaSets (new and old),
@@ -259,13 +253,7 @@ def plan_rolling_steps(
     for _ in range(bound):
         if (new, old) == (replicas, 0):
             return steps
-        if (
-            canary_first
-            and surge > 0
-            and new == 0
-            and replicas > 0
-            and old >= replicas + surge
-        ):
+        if canary_first and surge > 0 and new == 0 and replicas > 0 and old >= replicas + surge:
             # Make room for exactly one canary, taking away only surplus pods.
             old = replicas + surge - 1
             _append(steps, (new, old))

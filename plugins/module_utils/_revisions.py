@@ -47,9 +47,7 @@ class RevisionNotFound(LookupError):
     callers that want to offer them.
     """
 
-    def __init__(
-        self, message: str, available: list[int], requested: int | None = None
-    ):
+    def __init__(self, message: str, available: list[int], requested: int | None = None):
         super().__init__(message)
         self.available = available
         self.requested = requested
@@ -155,16 +153,12 @@ def owned_by(obj: dict[str, Any], owner_uid: str) -> bool:
     if not isinstance(refs, list):
         return False
     return any(
-        isinstance(ref, dict)
-        and ref.get("controller") is True
-        and ref.get("uid") == owner_uid
+        isinstance(ref, dict) and ref.get("controller") is True and ref.get("uid") == owner_uid
         for ref in refs
     )
 
 
-def _owned(
-    deployment: dict[str, Any], replica_sets: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _owned(deployment: dict[str, Any], replica_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     uid = str(_metadata(deployment).get("uid") or "")
     return sorted((rs for rs in replica_sets if owned_by(rs, uid)), key=_created_key)
 
@@ -202,9 +196,7 @@ def equal_ignore_hash(t1: dict[str, Any], t2: dict[str, Any]) -> bool:
     The hash differs between a Deployment's template (which has none) and its
     ReplicaSets', and between API versions, so it never decides equality.
     """
-    return bool(
-        _semantic(template_without_hash(t1)) == _semantic(template_without_hash(t2))
-    )
+    return bool(_semantic(template_without_hash(t1)) == _semantic(template_without_hash(t2)))
 
 
 def images_of(template: dict[str, Any]) -> dict[str, str]:
@@ -246,16 +238,10 @@ def find_old_replica_sets(
 ) -> list[dict[str, Any]]:
     """The Deployment's other ReplicaSets, oldest first."""
     new_rs = find_new_replica_set(deployment, replica_sets)
-    return [
-        rs
-        for rs in _owned(deployment, replica_sets)
-        if new_rs is None or not _same_object(rs, new_rs)
-    ]
+    return [rs for rs in _owned(deployment, replica_sets) if new_rs is None or not _same_object(rs, new_rs)]
 
 
-def next_revision(
-    deployment: dict[str, Any], replica_sets: list[dict[str, Any]]
-) -> int:
+def next_revision(deployment: dict[str, Any], replica_sets: list[dict[str, Any]]) -> int:
     """The revision the controller gives the rollout of the Deployment's current template.
 
     The controller (getNewReplicaSet) computes max(old revisions) + 1 and gives it
@@ -314,8 +300,7 @@ def rollback_target(
     matches = [rs for rs in owned if revision(rs) == wanted]
     if wanted <= 0 or not matches:
         raise RevisionNotFound(
-            f"revision {wanted} not found for {name}; "
-            f"revisions available: {_available_text(available)}",
+            f"revision {wanted} not found for {name}; revisions available: {_available_text(available)}",
             available,
             wanted,
         )
@@ -361,9 +346,7 @@ def rollback_template_and_annotations(
     return template, annotations
 
 
-def rollback_patch(
-    deployment: dict[str, Any], target_rs: dict[str, Any]
-) -> list[JSONDict] | None:
+def rollback_patch(deployment: dict[str, Any], target_rs: dict[str, Any]) -> list[JSONDict] | None:
     """kubectl's rollback as a JSON patch (RFC 6902) list, or None when nothing changes.
 
     Two operations, as kubectl sends them::
@@ -393,9 +376,7 @@ def rollback_patch(
 # --- history (kubectl rollout history) ------------------------------------------------
 
 
-def history(
-    deployment: dict[str, Any], replica_sets: list[dict[str, Any]]
-) -> list[JSONDict]:
+def history(deployment: dict[str, Any], replica_sets: list[dict[str, Any]]) -> list[JSONDict]:
     """One entry per ReplicaSet of the Deployment, oldest revision first.
 
     Each entry: revision, change_cause (None when not recorded), images

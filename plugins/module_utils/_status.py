@@ -114,15 +114,10 @@ def deployment_status(deployment: dict[str, Any]) -> RolloutStatus:
     name = str(metadata.get("name") or "")
 
     if _int(metadata, "generation") > _int(status, "observedGeneration"):
-        return RolloutStatus(
-            False, "Waiting for deployment spec update to be observed...", None
-        )
+        return RolloutStatus(False, "Waiting for deployment spec update to be observed...", None)
 
     progressing = _condition(status, "Progressing")
-    if (
-        progressing is not None
-        and progressing.get("reason") == PROGRESS_DEADLINE_EXCEEDED
-    ):
+    if progressing is not None and progressing.get("reason") == PROGRESS_DEADLINE_EXCEEDED:
         return RolloutStatus(
             False,
             f'deployment "{name}" exceeded its progress deadline',
@@ -132,11 +127,7 @@ def deployment_status(deployment: dict[str, Any]) -> RolloutStatus:
     waiting = f'Waiting for deployment "{name}" rollout to finish: '
     updated = _int(status, "updatedReplicas")
     replicas = spec.get("replicas")
-    if (
-        isinstance(replicas, int)
-        and not isinstance(replicas, bool)
-        and updated < replicas
-    ):
+    if isinstance(replicas, int) and not isinstance(replicas, bool) and updated < replicas:
         return RolloutStatus(
             False,
             f"{waiting}{updated} out of {replicas} new replicas have been updated...",
@@ -167,9 +158,7 @@ def _last_exit(container_status: dict[str, Any]) -> str:
     if "exitCode" not in terminated:
         return ""
     reason = terminated.get("reason")
-    return f"last exit code {terminated.get('exitCode')}" + (
-        f" ({reason})" if reason else ""
-    )
+    return f"last exit code {terminated.get('exitCode')}" + (f" ({reason})" if reason else "")
 
 
 def _container_problems(pod: str, statuses: list[Any]) -> list[PodProblem]:
@@ -185,16 +174,10 @@ def _container_problems(pod: str, statuses: list[Any]) -> list[PodProblem]:
         reason = waiting.get("reason")
         if isinstance(reason, str) and reason and reason not in _BENIGN_WAITING_REASONS:
             details = [str(waiting.get("message") or ""), _last_exit(container_status)]
-            problems.append(
-                PodProblem(pod, reason, "; ".join(d for d in details if d), container)
-            )
+            problems.append(PodProblem(pod, reason, "; ".join(d for d in details if d), container))
             continue
         exit_code = terminated.get("exitCode")
-        if (
-            isinstance(exit_code, int)
-            and exit_code != 0
-            and _int(container_status, "restartCount") > 0
-        ):
+        if isinstance(exit_code, int) and exit_code != 0 and _int(container_status, "restartCount") > 0:
             problems.append(
                 PodProblem(
                     pod,
@@ -233,17 +216,9 @@ def pod_problems(pods: list[dict[str, Any]]) -> list[PodProblem]:
             and scheduled.get("status") == "False"
             and scheduled.get("reason") == "Unschedulable"
         ):
-            problems.append(
-                PodProblem(
-                    name, "Unschedulable", str(scheduled.get("message") or ""), None
-                )
-            )
-        problems.extend(
-            _container_problems(name, _list(status.get("initContainerStatuses")))
-        )
-        problems.extend(
-            _container_problems(name, _list(status.get("containerStatuses")))
-        )
+            problems.append(PodProblem(name, "Unschedulable", str(scheduled.get("message") or ""), None))
+        problems.extend(_container_problems(name, _list(status.get("initContainerStatuses"))))
+        problems.extend(_container_problems(name, _list(status.get("containerStatuses"))))
     return problems
 
 
@@ -259,10 +234,7 @@ def replica_set_problems(rs: dict[str, Any]) -> list[PodProblem]:
     for condition in _list(status.get("conditions")):
         if not isinstance(condition, dict):
             continue
-        if (
-            condition.get("type") != "ReplicaFailure"
-            or condition.get("status") != "True"
-        ):
+        if condition.get("type") != "ReplicaFailure" or condition.get("status") != "True":
             continue
         message = str(condition.get("message") or "")
         reason = str(condition.get("reason") or "FailedCreate")
@@ -352,9 +324,7 @@ class ProgressTracker:
 
     def __init__(self, timeout_seconds: float, now: float) -> None:
         if timeout_seconds < 0:
-            raise ValueError(
-                f"timeout_seconds must not be negative, got {timeout_seconds}"
-            )
+            raise ValueError(f"timeout_seconds must not be negative, got {timeout_seconds}")
         self.timeout_seconds = float(timeout_seconds)
         self.last_progress = float(now)
         self.last_snapshot: tuple[Any, ...] | None = None

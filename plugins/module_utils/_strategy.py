@@ -253,8 +253,7 @@ class _Block:
             hint = _suggest(name, keys)
             did_you_mean = f" (did you mean {hint!r}?)" if hint else ""
             raise StrategyError(
-                f"{path}: unknown key {name!r}{did_you_mean}; "
-                f"allowed keys: {_allowed_keys_text(keys)}"
+                f"{path}: unknown key {name!r}{did_you_mean}; allowed keys: {_allowed_keys_text(keys)}"
             )
 
     def has(self, key: str) -> bool:
@@ -297,9 +296,7 @@ def _str(value: Any, path: str) -> str:
 
 def _str_list(value: Any, path: str, example: str) -> list[str]:
     if isinstance(value, str) or not isinstance(value, list):
-        raise StrategyError(
-            f"{path} must be a list of strings, like {example}; got {value!r}"
-        )
+        raise StrategyError(f"{path} must be a list of strings, like {example}; got {value!r}")
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item:
             raise StrategyError(
@@ -318,35 +315,24 @@ def _env_list(value: Any, path: str) -> list[dict[str, Any]]:
         )
     result = []
     for i, item in enumerate(value):
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("name"), str)
-            or not item["name"]
-        ):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise StrategyError(
-                f"{path}[{i}] must be a dict with a name, "
-                f"like {{name: MODE, value: migrate}}; got {item!r}"
+                f"{path}[{i}] must be a dict with a name, like {{name: MODE, value: migrate}}; got {item!r}"
             )
         if "=" in item["name"]:
-            raise StrategyError(
-                f"{path}[{i}].name {item['name']!r} must not contain '='"
-            )
+            raise StrategyError(f"{path}[{i}].name {item['name']!r} must not contain '='")
         result.append(copy.deepcopy(item))
     return result
 
 
 def _string_map(value: Any, path: str) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise StrategyError(
-            f"{path} must be a dict of strings, got {_type_name(value)}"
-        )
+        raise StrategyError(f"{path} must be a dict of strings, got {_type_name(value)}")
     for key, item in value.items():
         if not isinstance(key, str) or not key:
             raise StrategyError(f"{path}: keys must be non-empty strings, got {key!r}")
         if not isinstance(item, str):
-            raise StrategyError(
-                f"{path}.{key} must be a string, got {item!r} (quote it in YAML)"
-            )
+            raise StrategyError(f"{path}.{key} must be a string, got {item!r} (quote it in YAML)")
     return dict(value)
 
 
@@ -362,57 +348,40 @@ def _parse_exec_new_pod(raw: object, path: str) -> ExecNewPod:
         )
     if not block.has("command"):
         raise StrategyError(
-            f"{block.child('command')} is required: the command the hook pod runs, "
-            f"like {_COMMAND_EXAMPLE}"
+            f"{block.child('command')} is required: the command the hook pod runs, like {_COMMAND_EXAMPLE}"
         )
     command = _str_list(block.get("command"), block.child("command"), _COMMAND_EXAMPLE)
     if not command:
-        raise StrategyError(
-            f"{block.child('command')} must not be empty: the command the hook pod runs"
-        )
+        raise StrategyError(f"{block.child('command')} must not be empty: the command the hook pod runs")
     return ExecNewPod(
         container_name=_str(block.get("containerName"), block.child("containerName")),
         command=command,
         env=_env_list(block.get("env") or [], block.child("env")),
-        volumes=_str_list(
-            block.get("volumes") or [], block.child("volumes"), "['data', 'config']"
-        ),
+        volumes=_str_list(block.get("volumes") or [], block.child("volumes"), "['data', 'config']"),
     )
 
 
 def _parse_tag_images(raw: object, path: str) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
-        raise StrategyError(
-            f"{path} must be a list of {{containerName, to}} dicts, got {_type_name(raw)}"
-        )
+        raise StrategyError(f"{path} must be a list of {{containerName, to}} dicts, got {_type_name(raw)}")
     result: list[dict[str, Any]] = []
     for i, item in enumerate(raw):
         item_path = f"{path}[{i}]"
         block = _Block(item, item_path, _TAG_IMAGE_KEYS)
         if not block.has("containerName"):
             raise StrategyError(
-                f"{block.child('containerName')} is required: the container whose "
-                "image is tagged"
+                f"{block.child('containerName')} is required: the container whose image is tagged"
             )
         if not block.has("to"):
-            raise StrategyError(
-                f"{block.child('to')} is required: where to tag the image"
-            )
+            raise StrategyError(f"{block.child('to')} is required: where to tag the image")
         to = block.get("to")
-        if (
-            not isinstance(to, dict)
-            or not isinstance(to.get("name"), str)
-            or not to["name"]
-        ):
+        if not isinstance(to, dict) or not isinstance(to.get("name"), str) or not to["name"]:
             raise StrategyError(
-                f"{block.child('to')} must be a dict with a name (the destination "
-                f"tag), got {to!r}"
+                f"{block.child('to')} must be a dict with a name (the destination tag), got {to!r}"
             )
         result.append(
             {
-                "container_name": _str(
-                    block.get("containerName"), block.child("containerName")
-                ),
+                "container_name": _str(block.get("containerName"), block.child("containerName")),
                 "to": copy.deepcopy(to),
             }
         )
@@ -426,9 +395,7 @@ def _parse_hook(raw: object, path: str) -> Hook:
         policy = DEFAULT_FAILURE_POLICY
     else:
         matches = [
-            p
-            for p in FAILURE_POLICIES
-            if isinstance(policy_raw, str) and p.lower() == policy_raw.lower()
+            p for p in FAILURE_POLICIES if isinstance(policy_raw, str) and p.lower() == policy_raw.lower()
         ]
         if not matches:
             raise StrategyError(
@@ -442,23 +409,15 @@ def _parse_hook(raw: object, path: str) -> Hook:
     exec_name = _name(block, "execNewPod")
     tags_name = _name(block, "tagImages")
     if has_exec and has_tags:
-        raise StrategyError(
-            f"{path}: only one of {exec_name} or {tags_name} may be given"
-        )
+        raise StrategyError(f"{path}: only one of {exec_name} or {tags_name} may be given")
     if not has_exec and not has_tags:
-        raise StrategyError(
-            f"{path}: a hook needs {exec_name} (run a pod) or {tags_name} (tag images)"
-        )
+        raise StrategyError(f"{path}: a hook needs {exec_name} (run a pod) or {tags_name} (tag images)")
     return Hook(
         failure_policy=policy,
-        exec_new_pod=_parse_exec_new_pod(
-            block.get("execNewPod"), block.child("execNewPod")
-        )
+        exec_new_pod=_parse_exec_new_pod(block.get("execNewPod"), block.child("execNewPod"))
         if has_exec
         else None,
-        tag_images=_parse_tag_images(tag_raw, block.child("tagImages"))
-        if has_tags
-        else [],
+        tag_images=_parse_tag_images(tag_raw, block.child("tagImages")) if has_tags else [],
     )
 
 
@@ -503,26 +462,20 @@ def _parse_custom(raw: object, path: str) -> CustomParams:
     return CustomParams(
         image=image,
         command=command,
-        environment=_env_list(
-            block.get("environment") or [], block.child("environment")
-        ),
+        environment=_env_list(block.get("environment") or [], block.child("environment")),
     )
 
 
 def _canonical_type(value: Any, path: str) -> str:
     if not isinstance(value, str):
-        raise StrategyError(
-            f"{path} must be a string (one of {', '.join(STRATEGY_TYPES)}), "
-            f"got {value!r}"
-        )
+        raise StrategyError(f"{path} must be a string (one of {', '.join(STRATEGY_TYPES)}), got {value!r}")
     folded = value.replace("_", "").replace("-", "").lower()
     if folded in _TYPE_ALIASES:
         return _TYPE_ALIASES[folded]
     hint = difflib.get_close_matches(folded, list(_TYPE_ALIASES), n=1, cutoff=0.6)
     did_you_mean = f" (did you mean {_TYPE_ALIASES[hint[0]]!r}?)" if hint else ""
     raise StrategyError(
-        f"{path} {value!r} is not a strategy type{did_you_mean}; "
-        f"use one of {', '.join(STRATEGY_TYPES)}"
+        f"{path} {value!r} is not a strategy type{did_you_mean}; use one of {', '.join(STRATEGY_TYPES)}"
     )
 
 
@@ -577,19 +530,15 @@ def parse_strategy(raw: dict[str, Any] | None) -> Strategy:
         )
     if strategy_type == STRATEGY_CUSTOM and has_rolling and has_recreate:
         raise StrategyError(
-            f"strategy: give only one of {rolling_name} or {recreate_name} "
-            "for the Custom strategy"
+            f"strategy: give only one of {rolling_name} or {recreate_name} for the Custom strategy"
         )
 
     custom = (
-        _parse_custom(top.get("customParams"), top.child("customParams"))
-        if top.has("customParams")
-        else None
+        _parse_custom(top.get("customParams"), top.child("customParams")) if top.has("customParams") else None
     )
     if strategy_type == STRATEGY_CUSTOM and custom is None:
         raise StrategyError(
-            f"strategy: type Custom needs {_name(top, 'customParams')} "
-            "with an image or a command"
+            f"strategy: type Custom needs {_name(top, 'customParams')} with an image or a command"
         )
 
     rolling_like = strategy_type == STRATEGY_ROLLING or (
@@ -610,9 +559,7 @@ def parse_strategy(raw: dict[str, Any] | None) -> Strategy:
             },
         )
         surge_value = _parse_fencepost(params, "maxSurge", DEFAULT_MAX_SURGE)
-        unavailable_value = _parse_fencepost(
-            params, "maxUnavailable", DEFAULT_MAX_UNAVAILABLE
-        )
+        unavailable_value = _parse_fencepost(params, "maxUnavailable", DEFAULT_MAX_UNAVAILABLE)
         if is_zero(surge_value) and is_zero(unavailable_value):
             raise StrategyError(
                 f"{params.path}: maxSurge and maxUnavailable cannot both be 0: "
@@ -660,9 +607,7 @@ def parse_strategy(raw: dict[str, Any] | None) -> Strategy:
     labels = _string_map(top.get("labels") or {}, top.child("labels"))
     annotations = _string_map(top.get("annotations") or {}, top.child("annotations"))
     if top.has("activeDeadlineSeconds"):
-        deadline = _int(
-            top.get("activeDeadlineSeconds"), top.child("activeDeadlineSeconds")
-        )
+        deadline = _int(top.get("activeDeadlineSeconds"), top.child("activeDeadlineSeconds"))
     else:
         deadline = DEFAULT_ACTIVE_DEADLINE_SECONDS
     if deadline <= timeout:
@@ -701,16 +646,10 @@ def _pod_spec(pod_template: Mapping[str, Any]) -> Mapping[str, Any]:
 def _names(items: Any) -> list[str]:
     if not isinstance(items, list):
         return []
-    return [
-        item["name"]
-        for item in items
-        if isinstance(item, dict) and isinstance(item.get("name"), str)
-    ]
+    return [item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)]
 
 
-def validate_hook_against_template(
-    hook: Hook, pod_template: dict[str, Any], name: str = "hook"
-) -> None:
+def validate_hook_against_template(hook: Hook, pod_template: dict[str, Any], name: str = "hook") -> None:
     """Check that the hook's container and volumes exist in the Deployment's pod template.
 
     ``name`` is used in messages ("pre hook", "post hook"...). execNewPod takes its
@@ -730,14 +669,9 @@ def validate_hook_against_template(
             )
         for volume in hook.exec_new_pod.volumes:
             if volume not in volumes:
-                available = (
-                    f"volumes: {', '.join(volumes)}"
-                    if volumes
-                    else "the pod template has no volumes"
-                )
+                available = f"volumes: {', '.join(volumes)}" if volumes else "the pod template has no volumes"
                 raise StrategyError(
-                    f"{name}: volume {volume!r} is not a volume of the pod template; "
-                    f"{available}"
+                    f"{name}: volume {volume!r} is not a volume of the pod template; {available}"
                 )
     for tag in hook.tag_images:
         wanted = tag["container_name"]
@@ -781,11 +715,7 @@ def strategy_to_dict(strategy: Strategy) -> JSONDict:
          "labels": {}, "annotations": {}, "active_deadline_seconds": 21600}
     """
     result: JSONDict = {"type": strategy.type}
-    hooks = {
-        point: hook_to_dict(strategy.hooks[point])
-        for point in HOOK_POINTS
-        if point in strategy.hooks
-    }
+    hooks = {point: hook_to_dict(strategy.hooks[point]) for point in HOOK_POINTS if point in strategy.hooks}
     rolling_like = strategy.type == STRATEGY_ROLLING or (
         strategy.type == STRATEGY_CUSTOM and strategy.interval_seconds is not None
     )

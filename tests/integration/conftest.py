@@ -105,9 +105,7 @@ def watch_until(
                 return result
     finally:
         w.stop()
-    names = (
-        ", ".join(f"{ns + '/' if ns else ''}{n}" for ns, n in sorted(objects)) or "none"
-    )
+    names = ", ".join(f"{ns + '/' if ns else ''}{n}" for ns, n in sorted(objects)) or "none"
     raise TimeoutError(f"condition not met within {timeout}s (objects seen: {names})")
 
 
@@ -193,9 +191,7 @@ def kubectl(cluster: Cluster) -> Callable[..., subprocess.CompletedProcess[str]]
     """`kubectl(*args, input=None, timeout=60)`: run the built kubectl against the cluster."""
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
 
-    def run(
-        *args: str, input: str | None = None, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(cluster.kubectl), *args],
             input=input,
@@ -218,18 +214,14 @@ def _namespace_name(nodeid: str) -> str:
 
 
 @pytest.fixture
-def namespace(
-    request: pytest.FixtureRequest, core_v1: client.CoreV1Api
-) -> Iterator[str]:
+def namespace(request: pytest.FixtureRequest, core_v1: client.CoreV1Api) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards (without waiting for it to go).
 
     Yields once its `default` ServiceAccount exists, so pods can be created right away.
     """
     name = _namespace_name(request.node.nodeid)
     core_v1.create_namespace(
-        client.V1Namespace(
-            metadata=client.V1ObjectMeta(name=name, labels={NAMESPACE_LABEL: "true"})
-        )
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={NAMESPACE_LABEL: "true"}))
     )
     try:
         wait_for(

@@ -64,9 +64,7 @@ def pod(
 ) -> client.V1Pod:
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name, labels=labels, annotations=annotations),
-        spec=client.V1PodSpec(
-            containers=[client.V1Container(name="app", image=IMAGE_V1)], **spec
-        ),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="app", image=IMAGE_V1)], **spec),
     )
 
 
@@ -79,17 +77,13 @@ def deployment(name: str, image: str, replicas: int) -> client.V1Deployment:
             selector=client.V1LabelSelector(match_labels=labels),
             template=client.V1PodTemplateSpec(
                 metadata=client.V1ObjectMeta(labels=labels),
-                spec=client.V1PodSpec(
-                    containers=[client.V1Container(name="app", image=image)]
-                ),
+                spec=client.V1PodSpec(containers=[client.V1Container(name="app", image=image)]),
             ),
         ),
     )
 
 
-def job(
-    name: str, annotations: dict[str, str], labels: dict[str, str] | None = None
-) -> client.V1Job:
+def job(name: str, annotations: dict[str, str], labels: dict[str, str] | None = None) -> client.V1Job:
     return client.V1Job(
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1JobSpec(
@@ -98,11 +92,7 @@ def job(
                 metadata=client.V1ObjectMeta(annotations=annotations, labels=labels),
                 spec=client.V1PodSpec(
                     restart_policy="Never",
-                    containers=[
-                        client.V1Container(
-                            name="hook", image="registry.example/hook:v1"
-                        )
-                    ],
+                    containers=[client.V1Container(name="hook", image="registry.example/hook:v1")],
                 ),
             ),
         ),
@@ -125,32 +115,22 @@ def revision(obj: Any) -> str | None:
     return (obj.metadata.annotations or {}).get("deployment.kubernetes.io/revision")
 
 
-def replica_sets_by_revision(
-    apps_v1: client.AppsV1Api, namespace: str
-) -> dict[str | None, Any]:
-    replica_sets: list[Any] = apps_v1.list_namespaced_replica_set(
-        namespace, label_selector="app=web"
-    ).items
+def replica_sets_by_revision(apps_v1: client.AppsV1Api, namespace: str) -> dict[str | None, Any]:
+    replica_sets: list[Any] = apps_v1.list_namespaced_replica_set(namespace, label_selector="app=web").items
     assert len({revision(rs) for rs in replica_sets}) == len(replica_sets)
     return {revision(rs): rs for rs in replica_sets}
 
 
 def log_messages(name: str) -> list[str]:
     """The message column of a CRI-format log file in hack/cluster/kwok/logs/."""
-    return [
-        line.split(" ", 3)[3]
-        for line in (LOGS_DIR / f"{name}.log").read_text().splitlines()
-        if line
-    ]
+    return [line.split(" ", 3)[3] for line in (LOGS_DIR / f"{name}.log").read_text().splitlines() if line]
 
 
 @pytest.fixture
 def wait_pod(wait_for: WaitFor, core_v1: client.CoreV1Api, namespace: str) -> WaitFor:
     """wait_pod(name, predicate, timeout=TIMEOUT): the pod once `predicate` holds for it."""
 
-    def wait(
-        name: str, predicate: Callable[[client.V1Pod], bool], timeout: float = TIMEOUT
-    ) -> client.V1Pod:
+    def wait(name: str, predicate: Callable[[client.V1Pod], bool], timeout: float = TIMEOUT) -> client.V1Pod:
         return wait_for(
             predicate,
             core_v1.list_namespaced_pod,
@@ -176,15 +156,11 @@ def test_three_ready_kwok_nodes(core_v1: client.CoreV1Api) -> None:
         assert is_ready(n), n.metadata.name
         assert n.metadata.annotations["kwok.x-k8s.io/node"] == "fake"
         assert n.status.allocatable == {"cpu": "32", "memory": "256Gi", "pods": "110"}
-        assert [a.address for a in n.status.addresses if a.type == "InternalIP"] == [
-            "127.0.0.1"
-        ]
+        assert [a.address for a in n.status.addresses if a.type == "InternalIP"] == ["127.0.0.1"]
 
 
 def test_rbac_is_enforced(kubectl: Kubectl) -> None:
-    assert (
-        kubectl("auth", "can-i", "*", "*", "--all-namespaces").stdout.strip() == "yes"
-    )
+    assert kubectl("auth", "can-i", "*", "*", "--all-namespaces").stdout.strip() == "yes"
     denied = kubectl(
         "auth",
         "can-i",
@@ -213,9 +189,7 @@ def test_deployment_rollout_and_undo(
 
     ready = watch_until(
         core_v1.list_namespaced_pod,
-        lambda pods: (
-            [p for p in pods if is_ready(p)] if sum(map(is_ready, pods)) == 3 else None
-        ),
+        lambda pods: [p for p in pods if is_ready(p)] if sum(map(is_ready, pods)) == 3 else None,
         TIMEOUT,
         namespace=namespace,
         label_selector="app=web",
@@ -233,18 +207,10 @@ def test_deployment_rollout_and_undo(
     apps_v1.patch_namespaced_deployment(
         "web",
         namespace,
-        {
-            "spec": {
-                "template": {
-                    "spec": {"containers": [{"name": "app", "image": IMAGE_V2}]}
-                }
-            }
-        },
+        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": IMAGE_V2}]}}}},
     )
     wait_for(
-        lambda d: (
-            d.metadata.generation == 2 and rollout_complete(d) and revision(d) == "2"
-        ),
+        lambda d: d.metadata.generation == 2 and rollout_complete(d) and revision(d) == "2",
         apps_v1.list_namespaced_deployment,
         TIMEOUT,
         namespace=namespace,
@@ -257,18 +223,14 @@ def test_deployment_rollout_and_undo(
     undo = kubectl("rollout", "undo", "deployment/web", "-n", namespace)
     assert undo.returncode == 0, undo.stderr
     d = wait_for(
-        lambda d: (
-            d.metadata.generation == 3 and rollout_complete(d) and revision(d) == "3"
-        ),
+        lambda d: d.metadata.generation == 3 and rollout_complete(d) and revision(d) == "3",
         apps_v1.list_namespaced_deployment,
         TIMEOUT,
         namespace=namespace,
     )
     assert d.spec.template.spec.containers[0].image == IMAGE_V1
     by_revision = replica_sets_by_revision(apps_v1, namespace)
-    assert set(by_revision) == {"2", "3"}, (
-        "undo reuses revision 1's ReplicaSet, now revision 3"
-    )
+    assert set(by_revision) == {"2", "3"}, "undo reuses revision 1's ReplicaSet, now revision 3"
     assert by_revision["3"].spec.template.spec.containers[0].image == IMAGE_V1
     assert (by_revision["2"].spec.replicas, by_revision["3"].spec.replicas) == (0, 3)
 
@@ -276,12 +238,8 @@ def test_deployment_rollout_and_undo(
 # --- (c) the failure stages ------------------------------------------------------------------
 
 
-def test_never_ready_label_crash_loops(
-    namespace: str, core_v1: client.CoreV1Api, wait_pod: WaitFor
-) -> None:
-    core_v1.create_namespaced_pod(
-        namespace, pod("crash", labels={"openrollout.test/never-ready": "true"})
-    )
+def test_never_ready_label_crash_loops(namespace: str, core_v1: client.CoreV1Api, wait_pod: WaitFor) -> None:
+    core_v1.create_namespaced_pod(namespace, pod("crash", labels={"openrollout.test/never-ready": "true"}))
     p = wait_pod("crash", lambda p: waiting_reason(p) == "CrashLoopBackOff")
     assert p.status.phase == "Running"
     assert p.status.container_statuses[0].restart_count > 0
@@ -289,9 +247,7 @@ def test_never_ready_label_crash_loops(
     assert has_condition(p, "Ready", "False")
 
 
-def test_image_pull_backoff_label(
-    namespace: str, core_v1: client.CoreV1Api, wait_pod: WaitFor
-) -> None:
+def test_image_pull_backoff_label(namespace: str, core_v1: client.CoreV1Api, wait_pod: WaitFor) -> None:
     core_v1.create_namespaced_pod(
         namespace, pod("pull", labels={"openrollout.test/image-pull-backoff": "true"})
     )
@@ -315,12 +271,8 @@ def test_ready_after_annotation_delays_readiness(
     assert container_state(started).running is not None
     # ...and Ready once the delay has passed.
     p = wait_pod("slow", is_ready, timeout=delay + TIMEOUT)
-    elapsed = (
-        condition_of(p, "Ready").last_transition_time - p.metadata.creation_timestamp
-    ).total_seconds()
-    assert elapsed >= delay - 1, (
-        f"Ready {elapsed}s after creation, expected >= {delay - 1}s"
-    )
+    elapsed = (condition_of(p, "Ready").last_transition_time - p.metadata.creation_timestamp).total_seconds()
+    assert elapsed >= delay - 1, f"Ready {elapsed}s after creation, expected >= {delay - 1}s"
 
 
 @pytest.mark.parametrize(
@@ -337,9 +289,7 @@ def test_exit_code_annotation_on_job_pod(
     reason: str,
     job_condition: str,
 ) -> None:
-    batch_v1.create_namespaced_job(
-        namespace, job("hook", {"openrollout.test/exit-code": exit_code})
-    )
+    batch_v1.create_namespaced_job(namespace, job("hook", {"openrollout.test/exit-code": exit_code}))
     p = wait_for(
         finished,
         core_v1.list_namespaced_pod,
@@ -364,9 +314,7 @@ def test_run_for_annotation_delays_completion(
     core_v1: client.CoreV1Api,
     wait_for: WaitFor,
 ) -> None:
-    batch_v1.create_namespaced_job(
-        namespace, job("hook", {"openrollout.test/run-for": "3s"})
-    )
+    batch_v1.create_namespaced_job(namespace, job("hook", {"openrollout.test/run-for": "3s"}))
     p = wait_for(
         finished,
         core_v1.list_namespaced_pod,
@@ -375,18 +323,14 @@ def test_run_for_annotation_delays_completion(
         label_selector="job-name=hook",
     )
     assert p.status.phase == "Succeeded"
-    ran = (
-        container_state(p).terminated.finished_at - p.metadata.creation_timestamp
-    ).total_seconds()
+    ran = (container_state(p).terminated.finished_at - p.metadata.creation_timestamp).total_seconds()
     assert ran >= 2, f"finished {ran}s after creation, expected >= 2s"
 
 
 def test_stuck_pending_label_stays_pending(
     namespace: str, core_v1: client.CoreV1Api, wait_pod: WaitFor
 ) -> None:
-    core_v1.create_namespaced_pod(
-        namespace, pod("stuck", labels={"openrollout.test/stuck-pending": "true"})
-    )
+    core_v1.create_namespaced_pod(namespace, pod("stuck", labels={"openrollout.test/stuck-pending": "true"}))
     core_v1.create_namespaced_pod(namespace, pod("witness"))
     # Once a pod created after it is Ready, kwok has had its chance to act on the stuck one.
     wait_pod("witness", is_ready)

@@ -6,6 +6,7 @@ from __future__ import annotations
 # build/ansible_collections/openrollout/k8s is a symlink to the repository root,
 # and build/ goes first on sys.path. `pytest tests/unit` then runs from the repo root
 # without installing the collection.
+import contextlib
 import os
 import sys
 
@@ -23,9 +24,8 @@ _INSTALLED = _REPO.replace(os.sep, "/").split("/")[-3:] == [
 if not _INSTALLED:
     if not os.path.lexists(_LINK):
         os.makedirs(os.path.dirname(_LINK), exist_ok=True)
-        try:
+        # Another pytest-xdist worker may make it first.
+        with contextlib.suppress(FileExistsError):
             os.symlink(os.path.join("..", "..", ".."), _LINK)
-        except FileExistsError:  # another pytest-xdist worker made it first
-            pass
     if _BUILD not in sys.path:
         sys.path.insert(0, _BUILD)

@@ -37,9 +37,7 @@ def desired_logs(pod: Any, logs_dir: Path) -> dict[str, Any] | None:
     """The Logs object for `pod`, or None when the label value is not a plain file name."""
     name = (pod.metadata.labels or {}).get(LABEL, "")
     if not NAME_RE.fullmatch(name):
-        log(
-            f"skip {pod.metadata.namespace}/{pod.metadata.name}: {LABEL}={name!r} is not a file name"
-        )
+        log(f"skip {pod.metadata.namespace}/{pod.metadata.name}: {LABEL}={name!r} is not a file name")
         return None
     path = logs_dir / f"{name}.log"
     if not path.is_file():
@@ -69,9 +67,7 @@ class Linker:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.logs_dir = logs_dir
-        self.done: dict[
-            tuple[str, str], tuple[str, str]
-        ] = {}  # (ns, pod) -> (uid, label value)
+        self.done: dict[tuple[str, str], tuple[str, str]] = {}  # (ns, pod) -> (uid, label value)
 
     def link(self, pod: Any) -> None:
         ns, name = pod.metadata.namespace, pod.metadata.name
@@ -85,15 +81,11 @@ class Linker:
         if body is None:
             return
         try:
-            self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, ns, PLURAL, body
-            )
+            self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
             log(f"linked {ns}/{name} -> {body['spec']['logs'][0]['logsFile']}")
         except ApiException as exc:
             if exc.status == 409:
-                self.custom.patch_namespaced_custom_object(
-                    GROUP, VERSION, ns, PLURAL, name, body
-                )
+                self.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name, body)
                 log(f"relinked {ns}/{name} -> {body['spec']['logs'][0]['logsFile']}")
             elif exc.status in (
                 403,
@@ -115,9 +107,7 @@ class Linker:
                 stream = watch.Watch().stream(
                     self.core.list_pod_for_all_namespaces,
                     label_selector=LABEL,
-                    resource_version=pods.metadata.resource_version
-                    if pods.metadata
-                    else None,
+                    resource_version=pods.metadata.resource_version if pods.metadata else None,
                     timeout_seconds=300,
                 )
                 for event in stream:
@@ -128,11 +118,9 @@ class Linker:
                         self.done.pop((obj.metadata.namespace, obj.metadata.name), None)
             except ApiException as exc:
                 if exc.status != 410:
-                    log(
-                        f"error: {exc.status} {exc.reason}; relisting in {RETRY_SECONDS}s"
-                    )
+                    log(f"error: {exc.status} {exc.reason}; relisting in {RETRY_SECONDS}s")
                     time.sleep(RETRY_SECONDS)
-            except Exception as exc:  # noqa: BLE001  # connection reset while the apiserver restarts...
+            except Exception as exc:  # connection reset while the apiserver restarts...
                 log(f"error: {exc!r}; relisting in {RETRY_SECONDS}s")
                 time.sleep(RETRY_SECONDS)
 

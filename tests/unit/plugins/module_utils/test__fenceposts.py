@@ -243,9 +243,7 @@ def test_new_rs_new_replicas(replicas, total, new, surge, expected):
     ],
 )
 def test_plan_rolling_steps(replicas, old, surge, unavailable, canary_first, expected):
-    assert (
-        plan_rolling_steps(replicas, old, surge, unavailable, canary_first) == expected
-    )
+    assert plan_rolling_steps(replicas, old, surge, unavailable, canary_first) == expected
 
 
 def test_plan_rolling_steps_one_at_a_time_table():
@@ -290,12 +288,8 @@ def test_plan_recreate_steps_errors():
         plan_recreate_steps(-1, 0)
 
 
-def _check_rolling_invariants(
-    replicas, old, surge_value, unavailable_value, canary_first
-):
-    steps = plan_rolling_steps(
-        replicas, old, surge_value, unavailable_value, canary_first
-    )
+def _check_rolling_invariants(replicas, old, surge_value, unavailable_value, canary_first):
+    steps = plan_rolling_steps(replicas, old, surge_value, unavailable_value, canary_first)
     surge, _ = resolve_fenceposts(surge_value, unavailable_value, replicas)
     unavailable = max_unavailable(replicas, surge_value, unavailable_value)
     assert steps[0] == (0, old)
@@ -345,9 +339,7 @@ if HAS_HYPOTHESIS:
         unavailable=_values,
         canary_first=st.booleans(),
     )
-    def test_plan_rolling_steps_properties(
-        replicas, extra_old, surge, unavailable, canary_first
-    ):
+    def test_plan_rolling_steps_properties(replicas, extra_old, surge, unavailable, canary_first):
         old = replicas if extra_old is None else extra_old
         _check_rolling_invariants(replicas, old, surge, unavailable, canary_first)
 

@@ -101,12 +101,8 @@ RS1 = replica_set(
     annotations={CHANGE_CAUSE_ANNOTATION: "first"},
 )
 RS2 = replica_set("web-bbb", "web:2", 2, "2024-01-02T10:00:00Z")
-RS3 = replica_set(
-    "web-ccc", "web:3", 3, "2024-01-03T10:00:00Z", replicas=3, ready=3, available=2
-)
-STRANGER = replica_set(
-    "other-ddd", "web:3", 9, "2023-01-01T10:00:00Z", owner="uid-other"
-)
+RS3 = replica_set("web-ccc", "web:3", 3, "2024-01-03T10:00:00Z", replicas=3, ready=3, available=2)
+STRANGER = replica_set("other-ddd", "web:3", 9, "2023-01-01T10:00:00Z", owner="uid-other")
 ORPHAN = replica_set("web-eee", "web:3", 8, "2023-01-01T10:00:00Z", owner=None)
 
 
@@ -433,9 +429,7 @@ def test_rollback_is_skipped_when_template_matches():
 
 
 def test_rollback_template_and_annotations():
-    result = rollback_template_and_annotations(
-        deployment("web:4", annotations={"a": "b"}), R1
-    )
+    result = rollback_template_and_annotations(deployment("web:4", annotations={"a": "b"}), R1)
     assert result == (template("web:1"), {})
 
 
@@ -448,9 +442,7 @@ def test_rollback_refusal():
 
 
 def test_history():
-    older_dup = replica_set(
-        "web-a0", "web:0", 0, "2023-01-01T10:00:00Z"
-    )  # no revision: sorts first
+    older_dup = replica_set("web-a0", "web:0", 0, "2023-01-01T10:00:00Z")  # no revision: sorts first
     entries = history(deployment("web:3"), [RS3, STRANGER, RS1, ORPHAN, RS2, older_dup])
     assert [entry["revision"] for entry in entries] == [0, 1, 2, 3]
     assert [entry["name"] for entry in entries] == [
@@ -482,9 +474,7 @@ def test_history():
 def test_history_orders_by_revision_not_creation():
     late_low = replica_set("web-late", "web:9", 1, "2025-01-01T00:00:00Z")
     early_high = replica_set("web-early", "web:8", 5, "2020-01-01T00:00:00Z")
-    names = [
-        entry["name"] for entry in history(deployment("web:8"), [late_low, early_high])
-    ]
+    names = [entry["name"] for entry in history(deployment("web:8"), [late_low, early_high])]
     assert names == ["web-late", "web-early"]
 
 

@@ -56,9 +56,7 @@ PROGRESSING = {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpd
     [
         (
             deployment(generation=3, observed=2),
-            RolloutStatus(
-                False, "Waiting for deployment spec update to be observed...", None
-            ),
+            RolloutStatus(False, "Waiting for deployment spec update to be observed...", None),
         ),
         (
             deployment(updated=1, conditions=[DEADLINE]),
@@ -128,9 +126,7 @@ def test_deployment_status(obj, expected):
 
 
 def test_deadline_is_only_read_once_observed():
-    status = deployment_status(
-        deployment(generation=3, observed=2, conditions=[DEADLINE])
-    )
+    status = deployment_status(deployment(generation=3, observed=2, conditions=[DEADLINE]))
     assert status.failure is None
     assert status.message == "Waiting for deployment spec update to be observed..."
 
@@ -309,7 +305,9 @@ def test_pod_problems(pods, expected):
     assert pod_problems(pods) == expected
 
 
-QUOTA_MESSAGE = 'pods "web-7d9-x" is forbidden: exceeded quota: compute, requested: cpu=1, used: cpu=4, limited: cpu=4'
+QUOTA_MESSAGE = (
+    'pods "web-7d9-x" is forbidden: exceeded quota: compute, requested: cpu=1, used: cpu=4, limited: cpu=4'
+)
 
 
 @pytest.mark.parametrize(
@@ -353,9 +351,7 @@ QUOTA_MESSAGE = 'pods "web-7d9-x" is forbidden: exceeded quota: compute, request
 )
 def test_replica_set_problems(conditions, expected):
     assert (
-        replica_set_problems(
-            {"metadata": {"name": "web-7d9"}, "status": {"conditions": conditions}}
-        )
+        replica_set_problems({"metadata": {"name": "web-7d9"}, "status": {"conditions": conditions}})
         == expected
     )
 
@@ -434,9 +430,13 @@ def test_summarize_problems(problems, expected):
 
 
 def test_progress_snapshot():
-    assert progress_snapshot(
-        deployment(updated=1, ready=2, available=1, current=4, observed=7)
-    ) == (1, 2, 1, 4, 7)
+    assert progress_snapshot(deployment(updated=1, ready=2, available=1, current=4, observed=7)) == (
+        1,
+        2,
+        1,
+        4,
+        7,
+    )
     assert progress_snapshot({}) == (0, 0, 0, 0, 0)
 
 

@@ -240,11 +240,7 @@ def test_recreate_with_all_hooks():
 
 def test_failure_policy_defaults_to_abort():
     strategy = parse_strategy(
-        {
-            "rollingParams": {
-                "post": {"execNewPod": {"containerName": "app", "command": ["x"]}}
-            }
-        }
+        {"rollingParams": {"post": {"execNewPod": {"containerName": "app", "command": ["x"]}}}}
     )
     assert strategy.hooks["post"].failure_policy == "Abort"
     assert hook_points(strategy) == ("pre", "post")
@@ -286,9 +282,7 @@ def test_custom_with_recreate_params_has_mid_hook():
         {
             "type": "Custom",
             "customParams": {"image": "d:1"},
-            "recreateParams": {
-                "mid": {"execNewPod": {"containerName": "app", "command": ["x"]}}
-            },
+            "recreateParams": {"mid": {"execNewPod": {"containerName": "app", "command": ["x"]}}},
         }
     )
     assert strategy.max_unavailable == "100%"
@@ -540,13 +534,7 @@ def _exec(**extra):
             "strategy.rolling_params.pre: a hook needs exec_new_pod (run a pod) or tag_images (tag images)",
         ),
         (
-            {
-                "rollingParams": {
-                    "pre": _exec(
-                        tagImages=[{"containerName": "a", "to": {"name": "x"}}]
-                    )
-                }
-            },
+            {"rollingParams": {"pre": _exec(tagImages=[{"containerName": "a", "to": {"name": "x"}}])}},
             "strategy.rollingParams.pre: only one of execNewPod or tagImages may be given",
         ),
         (
@@ -569,11 +557,7 @@ def _exec(**extra):
             "strategy.rollingParams.pre.execNewPod.command is required: the command the hook pod runs",
         ),
         (
-            {
-                "rollingParams": {
-                    "pre": {"execNewPod": {"containerName": "app", "command": []}}
-                }
-            },
+            {"rollingParams": {"pre": {"execNewPod": {"containerName": "app", "command": []}}}},
             "strategy.rollingParams.pre.execNewPod.command must not be empty",
         ),
         (
@@ -590,19 +574,11 @@ def _exec(**extra):
             "strategy.rollingParams.pre.execNewPod.command must be a list of strings, like ['/bin/sh', '-c', 'make migrate']",
         ),
         (
-            {
-                "rollingParams": {
-                    "pre": {"execNewPod": {"containerName": "app", "command": ["a", 1]}}
-                }
-            },
+            {"rollingParams": {"pre": {"execNewPod": {"containerName": "app", "command": ["a", 1]}}}},
             "strategy.rollingParams.pre.execNewPod.command[1] must be a non-empty string, got 1",
         ),
         (
-            {
-                "rollingParams": {
-                    "pre": {"execNewPod": {"containerName": "", "command": ["x"]}}
-                }
-            },
+            {"rollingParams": {"pre": {"execNewPod": {"containerName": "", "command": ["x"]}}}},
             "strategy.rollingParams.pre.execNewPod.containerName must be a non-empty string, got ''",
         ),
         (
@@ -707,11 +683,7 @@ def _exec(**extra):
             "strategy.rollingParams.post.tagImages[0].to is required: where to tag the image",
         ),
         (
-            {
-                "rollingParams": {
-                    "post": {"tagImages": [{"containerName": "app", "to": "x"}]}
-                }
-            },
+            {"rollingParams": {"post": {"tagImages": [{"containerName": "app", "to": "x"}]}}},
             "strategy.rollingParams.post.tagImages[0].to must be a dict with a name",
         ),
         (
@@ -782,9 +754,7 @@ TEMPLATE = {
 def _hook(container="app", volumes=(), tags=()):
     return Hook(
         failure_policy="Abort",
-        exec_new_pod=ExecNewPod(
-            container_name=container, command=["x"], env=[], volumes=list(volumes)
-        )
+        exec_new_pod=ExecNewPod(container_name=container, command=["x"], env=[], volumes=list(volumes))
         if container
         else None,
         tag_images=[{"container_name": name, "to": {"name": "x:y"}} for name in tags],
@@ -842,5 +812,5 @@ def test_validate_hook_against_template_errors(hook, template, message):
 
 
 def test_validate_hook_names_the_hook():
-    with pytest.raises(StrategyError, match="^pre hook: container 'db'"):
+    with pytest.raises(StrategyError, match=r"^pre hook: container 'db'"):
         validate_hook_against_template(_hook("db"), TEMPLATE, name="pre hook")

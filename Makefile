@@ -1,0 +1,77 @@
+# openrollout.k8s: the two commands are `make demo` and `make test` (README.md).
+# Everything they need is set up here: the venv from requirements-dev.txt, and the
+# control plane built from Go modules into ~/.cache/openrollout (hack/cluster/).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed
+PY := $(VENV)/bin/python
+KUBECONFIG_PATH := $(CURDIR)/.cluster/kubeconfig
+# ansible-test needs the collection at .../ansible_collections/openrollout/k8s: a symlink
+# in build/ keeps the repository root as the collection root.
+COLLECTION_LINK := build/ansible_collections/openrollout/k8s
+PYTEST_FLAGS ?= -q
+
+.PHONY: help venv collection-link cluster-build cluster-up cluster-down cluster-status \
+        kubectl-path test test-unit test-integration lint demo clean
+
+help:
+	@echo "make demo            set everything up, start the local cluster, run the demo"
+	@echo "make test            set everything up and run every test (what CI runs)"
+	@echo "make cluster-build   build the control plane from Go modules (cached)"
+	@echo "make cluster-up|cluster-down|cluster-status|kubectl-path"
+	@echo "make test-unit|test-integration|lint"
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV_STAMP)
+
+collection-link:
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@test -L $(COLLECTION_LINK) || ln -sfn ../../.. $(COLLECTION_LINK)
+
+cluster-build:
+	hack/cluster/build.sh
+
+cluster-up: venv
+	CLUSTER_PYTHON=$(CURDIR)/$(PY) hack/cluster/up.sh
+
+cluster-down:
+	hack/cluster/down.sh
+
+cluster-status:
+	hack/cluster/status.sh
+
+kubectl-path:
+	@hack/cluster/kubectl-path.sh
+
+lint: venv
+	$(VENV)/bin/ruff check plugins tests hack
+	$(VENV)/bin/ruff format --check plugins tests hack
+	$(VENV)/bin/mypy
+
+test-unit: venv collection-link
+	$(VENV)/bin/pytest $(PYTEST_FLAGS) tests/unit
+
+test-integration: cluster-up collection-link
+	$(VENV)/bin/pytest $(PYTEST_FLAGS) tests/integration
+
+# The cluster is stopped whatever the outcome; the exit status is the tests'.
+test: venv collection-link
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory cluster-up
+	rc=0; $(MAKE) --no-print-directory test-integration || rc=$$?; \
+	  hack/cluster/down.sh; exit $$rc
+
+demo: cluster-up
+	KUBECONFIG=$(KUBECONFIG_PATH) KUBECTL=$$(hack/cluster/kubectl-path.sh) hack/demo.sh
+
+clean: cluster-down
+	rm -rf build $(VENV)
