@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+
 from ansible_collections.openrollout.k8s.plugins.module_utils._revisions import (
     CHANGE_CAUSE_ANNOTATION,
     POD_TEMPLATE_HASH_LABEL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ansible_collections.openrollout.k8s.plugins.module_utils._status import (
     UNRECOVERABLE_REASONS,
     PodProblem,

@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BUILD = os.path.join(_REPO, "build")
 _LINK = os.path.join(_BUILD, "ansible_collections", "openrollout", "k8s")
 # Under ansible-test the checkout already sits at .../ansible_collections/openrollout/k8s

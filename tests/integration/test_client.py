@@ -1,0 +1,107 @@
+"""The client factory and the watch-based wait, against the local control plane."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+from kubernetes import client
+
+from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
+    ClientError,
+    KubeClient,
+    WaitTimeout,
+    create_api_client,
+    resolve_auth,
+)
+from ansible_collections.openrollout.k8s.plugins.module_utils._status import deployment_status
+
+
+def deployment(name: str, replicas: int, labels: dict[str, str] | None = None) -> dict:
+    pod_labels = {"app": name, **(labels or {})}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {"containers": [{"name": "app", "image": "registry.example/app:v1"}]},
+            },
+        },
+    }
+
+
+@pytest.fixture
+def kube(cluster) -> KubeClient:
+    return KubeClient(create_api_client(resolve_auth({}, {"K8S_AUTH_KUBECONFIG": str(cluster.kubeconfig)})))
+
+
+def rolled_out(name: str):
+    def check(objects: list[dict]):
+        for obj in objects:
+            if obj["metadata"]["name"] == name and deployment_status(obj).done:
+                return obj
+        return None
+
+    return check
+
+
+def test_watch_until_sees_the_rollout_complete(kube: KubeClient, namespace: str, apps_v1: client.AppsV1Api):
+    apps_v1.create_namespaced_deployment(namespace, deployment("web", 3))
+    done = kube.watch_until(
+        kube.apps.list_namespaced_deployment,
+        rolled_out("web"),
+        timeout=60,
+        what="deployment/web",
+        namespace=namespace,
+        field_selector="metadata.name=web",
+    )
+    assert done["status"]["availableReplicas"] == 3
+    assert done["status"]["updatedReplicas"] == 3
+    assert done["metadata"]["generation"] <= done["status"]["observedGeneration"]
+
+
+def test_watch_until_times_out_with_the_last_state(
+    kube: KubeClient, namespace: str, apps_v1: client.AppsV1Api
+):
+    apps_v1.create_namespaced_deployment(
+        namespace, deployment("broken", 2, {"openrollout.test/never-ready": "true"})
+    )
+    started = time.monotonic()
+    with pytest.raises(WaitTimeout, match=r"^timed out after 3s waiting for deployment/broken$") as caught:
+        kube.watch_until(
+            kube.apps.list_namespaced_deployment,
+            rolled_out("broken"),
+            timeout=3,
+            what="deployment/broken",
+            namespace=namespace,
+        )
+    assert 3 <= time.monotonic() - started < 10
+    [last] = caught.value.last
+    assert last["metadata"]["name"] == "broken"
+    assert not deployment_status(last).done
+
+
+def test_kubeconfig_as_a_dict_and_a_context(cluster, kube: KubeClient, namespace: str):
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    api = create_api_client(resolve_auth({"kubeconfig": config, "context": config["current-context"]}, {}))
+    names = [
+        item["metadata"]["name"]
+        for item in KubeClient(api).list_raw(client.CoreV1Api(api).list_namespace)["items"]
+    ]
+    assert namespace in names
+
+
+def test_a_bad_token_is_a_clear_error(cluster, kube: KubeClient):
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    [entry] = config["clusters"]
+    bad = KubeClient(create_api_client(resolve_auth({"kubeconfig": config, "api_key": "not-a-token"}, {})))
+    with pytest.raises(ClientError, match=r"^while waiting for nodes: 401 Unauthorized") as caught:
+        bad.watch_until(bad.core.list_node, lambda nodes: nodes or None, timeout=10, what="nodes")
+    assert caught.value.status == 401
+    assert "not-a-token" not in str(caught.value)
+    assert entry["cluster"]["server"].startswith("https://127.0.0.1:")
