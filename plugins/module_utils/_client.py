@@ -152,6 +152,11 @@ def create_api_client(auth: Mapping[str, Any]) -> Any:
     return k8s_client.ApiClient(configuration)
 
 
+def client_from_params(params: Mapping[str, Any], environ: Mapping[str, str]) -> "KubeClient":
+    """The KubeClient for a module's connection options (what every module calls)."""
+    return KubeClient(create_api_client(resolve_auth(params, environ)))
+
+
 def _set_authorization(configuration: Any, value: str) -> None:
     """Credentials given as options replace the kubeconfig's, in every client version.
 

@@ -247,3 +247,14 @@ def _watch_until_fixture() -> Callable[..., Any]:
 @pytest.fixture(name="wait_for")
 def _wait_for_fixture() -> Callable[..., Any]:
     return wait_for
+
+
+@pytest.fixture(scope="session")
+def run_task(cluster: Cluster) -> Callable[..., dict[str, Any]]:
+    """`run_task(module, args, check=False, diff=False)`: a module run by ansible-playbook (see _ansible.py)."""
+    from _ansible import run_task as _run_task
+
+    def run(module: str, args: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return _run_task(module, args, cluster.kubeconfig, **kwargs)
+
+    return run
