@@ -10,16 +10,20 @@ from __future__ import annotations
 # - KubeClient.watch_until(): the one wait mechanism. List, then watch from the list's
 #   resourceVersion; re-list on 410 Gone and on dropped connections, until a deadline.
 #   Objects are plain JSON dicts (camelCase), the form the pure core reads.
+import contextlib
 import json
 import os
+import queue
+import socket
+import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
 try:
     import urllib3
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
-    from kubernetes import watch as k8s_watch
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
 
@@ -52,6 +56,10 @@ _FALSE = {"0", "false", "no", "off"}
 
 # Connection errors worth a re-list within the deadline (API server restarting, etc.).
 RETRY_BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0)
+# One watch request lasts at most this long; the next resumes from the last resourceVersion.
+WATCH_REQUEST_SECONDS = 60
+# First wait before retrying a write that hit 409 Conflict (doubles each time).
+CONFLICT_BACKOFF_SECONDS = 0.05
 
 
 class ClientError(Exception):
@@ -67,9 +75,9 @@ class ClientConfigError(ClientError):
 
 
 class WaitTimeout(ClientError):
-    """watch_until reached its deadline; ``last`` is the last list of objects seen."""
+    """A wait reached its deadline; ``last`` is the last state seen (objects, or objects per source)."""
 
-    def __init__(self, message: str, last: List[JSONDict]) -> None:
+    def __init__(self, message: str, last: Any) -> None:
         super().__init__(message)
         self.last = last
 
@@ -152,7 +160,7 @@ def create_api_client(auth: Mapping[str, Any]) -> Any:
     return k8s_client.ApiClient(configuration)
 
 
-def client_from_params(params: Mapping[str, Any], environ: Mapping[str, str]) -> "KubeClient":
+def client_from_params(params: Mapping[str, Any], environ: Mapping[str, str]) -> KubeClient:
     """The KubeClient for a module's connection options (what every module calls)."""
     return KubeClient(create_api_client(resolve_auth(params, environ)))
 
@@ -185,8 +193,16 @@ def api_error_message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True)
+class Source:
+    """One list of objects to keep current: a typed list call and its selectors."""
+
+    list_fn: Callable[..., Any]
+    selectors: Mapping[str, Any]
+
+
 class KubeClient:
-    """Thin wrapper over an ApiClient: raw JSON reads and the one watch-based wait."""
+    """Thin wrapper over an ApiClient: raw JSON reads and writes, and the one watch-based wait."""
 
     def __init__(
         self,
@@ -201,10 +217,37 @@ class KubeClient:
         self.clock = clock
         self.sleep = sleep
 
+    # --- reads and writes, as JSON dicts ------------------------------------------------
+
     def list_raw(self, list_fn: Callable[..., Any], **kwargs: Any) -> JSONDict:
         """Call a typed list function and return the JSON body as dicts (no model objects)."""
         response = list_fn(_preload_content=False, **kwargs)
         return dict(json.loads(response.data))
+
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Optional[JSONDict]:
+        """Call a typed API function, return its JSON body; None for 404. ClientError otherwise."""
+        try:
+            response = fn(*args, _preload_content=False, **kwargs)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise ClientError(f"{what}: {api_error_message(exc)}", exc.status) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClientError(f"{what}: cannot reach the API server: {exc}") from None
+        return dict(json.loads(response.data or b"{}"))
+
+    def retry_on_conflict(self, action: Callable[[], T], what: str, attempts: int = 5) -> T:
+        """Run ``action`` (which re-reads what it writes) again after a 409 Conflict, a few times."""
+        for attempt in range(attempts):
+            try:
+                return action()
+            except ClientError as exc:
+                if exc.status != 409 or attempt == attempts - 1:
+                    raise
+                self.sleep(CONFLICT_BACKOFF_SECONDS * (2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- the one wait ------------------------------------------------------------------
 
     def watch_until(
         self,
@@ -216,99 +259,234 @@ class KubeClient:
     ) -> T:
         """Watch the objects ``list_fn`` lists until ``check(objects)`` returns non-None.
 
-        ``check`` sees every object that matches the selectors (namespace, field_selector,
-        label_selector) as it is now, after the first list and after every event. The deadline
-        is ``timeout`` seconds from now; connection losses and 410 Gone lead to a fresh list
-        and watch within it. Raises WaitTimeout with the last objects seen.
+        The one-source form of watch_sources; WaitTimeout.last is that source's objects.
+        """
+        try:
+            return self.watch_sources(
+                {"objects": Source(list_fn, selectors)},
+                lambda state, _now: check(state["objects"]),
+                timeout,
+                what,
+            )
+        except WaitTimeout as exc:
+            last = exc.last.get("objects", []) if isinstance(exc.last, dict) else exc.last
+            raise WaitTimeout(str(exc), last) from None
+
+    def watch_sources(
+        self,
+        sources: Mapping[str, Source],
+        check: Callable[[Dict[str, List[JSONDict]], float], Optional[T]],
+        timeout: float,
+        what: str,
+        tick: float = 1.0,
+    ) -> T:
+        """Keep every source's objects current and return the first non-None ``check(state, now)``.
+
+        ``state`` maps each source's name to its objects as they are now: a list first, then a
+        watch from the list's resourceVersion, so no change is missed in between (one thread per
+        source). ``check`` runs after every change once each source has been listed, and at least
+        every ``tick`` seconds, so that it can act on time passing (a stalled rollout) without
+        any extra API call. Dropped connections and 410 Gone lead to a new watch or list within
+        the deadline (``timeout`` seconds from now). Raises WaitTimeout with the last state, or
+        ClientError for an API error that waiting will not cure (401, 403, 404 ...).
         """
         deadline = self.clock() + timeout
+        events: queue.Queue[Tuple[str, Any]] = queue.Queue()
+        stop = threading.Event()
+        open_streams: Dict[str, Any] = {}
+        state: Dict[str, List[JSONDict]] = {}
+        for name, source in sources.items():
+            threading.Thread(
+                target=self._follow,
+                args=(name, source, deadline, what, timeout, events, stop, open_streams),
+                name=f"watch-{name}",
+                daemon=True,
+            ).start()
+        try:
+            while True:
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}", dict(state))
+                try:
+                    name, payload = events.get(timeout=min(tick, remaining))
+                except queue.Empty:
+                    pass
+                else:
+                    if isinstance(payload, BaseException):
+                        if isinstance(payload, WaitTimeout):
+                            raise WaitTimeout(str(payload), dict(state))
+                        raise payload
+                    state[name] = payload
+                if len(state) == len(sources):
+                    result = check(dict(state), self.clock())
+                    if result is not None:
+                        return result
+        finally:
+            stop.set()
+            for response in list(open_streams.values()):
+                _close(response)
+
+    def _follow(
+        self,
+        name: str,
+        source: Source,
+        deadline: float,
+        what: str,
+        timeout: float,
+        events: queue.Queue[Tuple[str, Any]],
+        stop: threading.Event,
+        open_streams: Dict[str, Any],
+    ) -> None:
+        """One source's loop (a thread of watch_sources): list, watch, re-watch, re-list."""
         objects: Dict[str, JSONDict] = {}
+        version: Optional[str] = None
         failures = 0
-        while True:
+        while not stop.is_set():
             remaining = deadline - self.clock()
             if remaining <= 0:
-                raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}", list(objects.values()))
+                return
             try:
-                listed = self.list_raw(list_fn, _request_timeout=max(remaining, 1), **selectors)
-                objects = {_key(item): item for item in listed.get("items", [])}
-                failures = 0
-                result = check(list(objects.values()))
-                if result is not None:
-                    return result
-                version = listed.get("metadata", {}).get("resourceVersion")
-                result = self._watch(list_fn, check, objects, version, deadline, selectors)
-                if result is not None:
-                    return result
-            except ApiException as exc:
-                if exc.status != 410 and not _retryable_status(exc.status):
-                    raise ClientError(
-                        f"while waiting for {what}: {api_error_message(exc)}", exc.status
-                    ) from None
-                if exc.status != 410:
-                    failures = self._back_off(
-                        failures, deadline, timeout, what, api_error_message(exc), objects
+                if version is None:
+                    listed = self.list_raw(
+                        source.list_fn, _request_timeout=max(remaining, 1), **source.selectors
                     )
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                # API server restarting or connection dropped: back off a little, re-list.
-                failures = self._back_off(failures, deadline, timeout, what, str(exc), objects)
+                    objects = {_key(item): item for item in listed.get("items", [])}
+                    version = listed.get("metadata", {}).get("resourceVersion")
+                    events.put((name, list(objects.values())))
+                version = self._stream(name, source, objects, version, deadline, events, stop, open_streams)
+                failures = 0
+            except ApiException as exc:
+                if stop.is_set():
+                    return
+                if exc.status != 410 and not _retryable_status(exc.status):
+                    events.put(
+                        (name, ClientError(f"while waiting for {what}: {api_error_message(exc)}", exc.status))
+                    )
+                    return
+                version = None
+                if exc.status != 410:
+                    failures = self._back_off_or_report(
+                        name, failures, deadline, timeout, what, api_error_message(exc), events
+                    )
+            except ClientError as exc:
+                events.put((name, exc))
+                return
+            except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+                # API server restarting, connection dropped, or a stream cut mid-line.
+                if stop.is_set():
+                    return
+                failures = self._back_off_or_report(name, failures, deadline, timeout, what, str(exc), events)
+                version = None
+            except Exception as exc:  # a bug must reach the caller, not die in a thread
+                events.put((name, exc))
+                return
 
-    def _back_off(
+    def _back_off_or_report(
         self,
+        name: str,
         failures: int,
         deadline: float,
         timeout: float,
         what: str,
         error: str,
-        objects: Dict[str, JSONDict],
+        events: queue.Queue[Tuple[str, Any]],
     ) -> int:
-        """Sleep before a re-list after a transient failure; WaitTimeout if the deadline comes first."""
+        """Sleep before a new list after a transient failure; WaitTimeout if the deadline comes first."""
         delay = RETRY_BACKOFF_SECONDS[min(failures, len(RETRY_BACKOFF_SECONDS) - 1)]
         if self.clock() + delay >= deadline:
-            raise WaitTimeout(
-                f"timed out after {timeout:g}s waiting for {what} (API unreachable: {error})",
-                list(objects.values()),
+            events.put(
+                (
+                    name,
+                    WaitTimeout(
+                        f"timed out after {timeout:g}s waiting for {what} (API unreachable: {error})", []
+                    ),
+                )
             )
+            return failures + 1
         self.sleep(delay)
         return failures + 1
 
-    def _watch(
+    def _stream(
         self,
-        list_fn: Callable[..., Any],
-        check: Callable[[List[JSONDict]], Optional[T]],
+        name: str,
+        source: Source,
         objects: Dict[str, JSONDict],
         version: Optional[str],
         deadline: float,
-        selectors: Mapping[str, Any],
-    ) -> Optional[T]:
-        """One watch from ``version`` until the deadline; None when it ends without a result."""
-        remaining = int(max(deadline - self.clock(), 1))
-        stream = k8s_watch.Watch().stream(
-            list_fn,
+        events: queue.Queue[Tuple[str, Any]],
+        stop: threading.Event,
+        open_streams: Dict[str, Any],
+    ) -> Optional[str]:
+        """One watch request from ``version``; returns the version to watch from next (None: re-list).
+
+        Events are read straight off the HTTP stream as JSON (no model objects); the server
+        ends the request after WATCH_REQUEST_SECONDS at most, and the next one resumes from the
+        last resourceVersion seen (bookmarks keep it fresh), so a stopped wait frees its
+        connection quickly even if closing it from the other thread were to fail.
+        """
+        seconds = int(max(1, min(deadline - self.clock(), WATCH_REQUEST_SECONDS)))
+        response = source.list_fn(
+            watch=True,
             resource_version=version,
-            timeout_seconds=remaining,
             allow_watch_bookmarks=True,
-            _request_timeout=remaining + 5,
-            **selectors,
+            timeout_seconds=seconds,
+            _preload_content=False,
+            _request_timeout=seconds + 10,
+            **source.selectors,
         )
-        for event in stream:
-            kind = event.get("type")
-            raw = event.get("raw_object") or {}
-            if kind == "ERROR":
-                if raw.get("code") == 410:
-                    return None  # too old: the caller re-lists
-                raise ClientError(f"watch error: {raw.get('message', raw)}", raw.get("code"))
-            if kind == "BOOKMARK":
-                continue
-            if kind == "DELETED":
-                objects.pop(_key(raw), None)
-            else:
-                objects[_key(raw)] = raw
-            result = check(list(objects.values()))
-            if result is not None:
-                return result
-            if self.clock() >= deadline:
-                return None
-        return None
+        open_streams[name] = response
+        try:
+            for event in _events(response):
+                if stop.is_set():
+                    return version
+                kind = event.get("type")
+                raw = event.get("object") or {}
+                if kind == "ERROR":
+                    if raw.get("code") == 410:
+                        return None  # too old: list again
+                    raise ClientError(f"watch error: {raw.get('message', raw)}", raw.get("code"))
+                version = (raw.get("metadata") or {}).get("resourceVersion") or version
+                if kind == "BOOKMARK":
+                    continue
+                if kind == "DELETED":
+                    objects.pop(_key(raw), None)
+                else:
+                    objects[_key(raw)] = raw
+                events.put((name, list(objects.values())))
+        finally:
+            open_streams.pop(name, None)
+            with contextlib.suppress(Exception):
+                response.release_conn()
+        return version
+
+
+def _events(response: Any) -> Iterator[JSONDict]:
+    """The watch events of a streaming response, one JSON object per line."""
+    pending = b""
+    for chunk in response.stream(amt=None, decode_content=False):
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                yield dict(json.loads(line))
+    if pending.strip():
+        yield dict(json.loads(pending))
+
+
+def _close(response: Any) -> None:
+    """End a watch stream now, even while another thread is blocked reading it.
+
+    HTTPResponse.close() waits for that reader, so the socket is shut down instead: the
+    reader's recv returns at once and its thread ends.
+    """
+    connection = getattr(response, "connection", None) or getattr(response, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    # An already broken stream has nothing left to free.
+    with contextlib.suppress(Exception):
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+        else:
+            response.close()
 
 
 def _key(obj: Mapping[str, Any]) -> str:
