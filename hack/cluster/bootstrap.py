@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Credentials and ports for the local control plane (used by hack/cluster/up.sh).
 
     bootstrap.py free-ports N          print N distinct free TCP ports on 127.0.0.1
@@ -65,7 +65,7 @@ def free_ports(count: int) -> list[int]:
     """Ask the kernel for `count` distinct free ports, holding all sockets until every one is known."""
     socks = []
     try:
-        for _ in range(count):
+        for _port in range(count):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)

@@ -3,8 +3,9 @@
 # and kwok (3 fake nodes), as background processes on 127.0.0.1 with free ports, state in
 # <repo>/.cluster. Reuses a running cluster; cleans a stale one. See hack/cluster/README.md.
 set -euo pipefail
+cluster_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
-. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+. "$cluster_here/lib.sh"
 
 start_time=$SECONDS
 NODES=(kwok-node-0 kwok-node-1 kwok-node-2)

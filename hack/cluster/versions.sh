@@ -1,4 +1,5 @@
 # Pinned versions of the local control plane. Sourced by the cluster scripts.
+# shellcheck shell=bash disable=SC2034
 # Kubernetes v1.36 is the newest line that builds with Go 1.26 (v1.37 wants Go 1.27).
 KUBE_VERSION=v1.36.3
 KUBE_GIT_COMMIT=openrollout-built-from-go-modules

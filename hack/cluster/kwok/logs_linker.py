@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Serve `kubectl logs` for pods labelled openrollout.test/logs=<name> from <logs-dir>/<name>.log.
 
 kwok answers the kubelet's /containerLogs API from `Logs` objects (kwok.x-k8s.io/v1alpha1) that

@@ -291,7 +291,7 @@ def test_plan_recreate_steps_errors():
 
 def _check_rolling_invariants(replicas, old, surge_value, unavailable_value, canary_first):
     steps = plan_rolling_steps(replicas, old, surge_value, unavailable_value, canary_first)
-    surge, _ = resolve_fenceposts(surge_value, unavailable_value, replicas)
+    surge = resolve_fenceposts(surge_value, unavailable_value, replicas)[0]
     unavailable = max_unavailable(replicas, surge_value, unavailable_value)
     assert steps[0] == (0, old)
     assert steps[-1] == (replicas, 0)

@@ -166,7 +166,7 @@ H = POD_TEMPLATE_HASH_LABEL
 
 
 @pytest.mark.parametrize(
-    ("t1", "t2", "expected"),
+    ("first", "second", "expected"),
     [
         # The controller's TestEqualIgnoreHash.
         (
@@ -242,11 +242,11 @@ H = POD_TEMPLATE_HASH_LABEL
         ),
     ],
 )
-def test_equal_ignore_hash(t1, t2, expected):
-    before = copy.deepcopy((t1, t2))
-    assert equal_ignore_hash(t1, t2) is expected
-    assert equal_ignore_hash(t2, t1) is expected
-    assert (t1, t2) == before  # inputs untouched
+def test_equal_ignore_hash(first, second, expected):
+    before = copy.deepcopy((first, second))
+    assert equal_ignore_hash(first, second) is expected
+    assert equal_ignore_hash(second, first) is expected  # symmetric
+    assert (first, second) == before  # inputs untouched
 
 
 def test_find_new_replica_set():
