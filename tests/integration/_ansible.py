@@ -1,8 +1,8 @@
 """Run this collection's modules the way users do: a task in a playbook, through ansible-playbook.
 
-`run_task(module, args, kubeconfig, check=..., diff=...)` writes a one-task playbook, runs it with
-the venv's ansible-playbook against localhost, and returns the task's result as a dict (from the
-`json` stdout callback), with `failed`/`changed`/`msg` as Ansible reports them. The collection is
+`run_task(module, args, kubeconfig, check=..., diff=...)` writes a playbook with the task, runs it
+with the venv's ansible-playbook against localhost, and returns the task's registered result as a
+dict, with `failed`/`changed`/`msg` as Ansible reports them (a second task writes it to a file). The collection is
 found through build/ansible_collections (a symlink to the repository, see tests/conftest.py).
 """
 
@@ -39,9 +39,21 @@ def run_task(
 ) -> dict[str, Any]:
     """Run `module` with `args` (kubeconfig added) as one task; return the task's result."""
     fqcn = module if "." in module else f"openrollout.k8s.{module}"
-    task = {"name": "under test", fqcn: {"kubeconfig": str(kubeconfig), **args}, "ignore_errors": True}
-    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [task]}]
     with tempfile.TemporaryDirectory(prefix="openrollout-play-") as tmp:
+        result_file = Path(tmp) / "result.json"
+        task = {
+            "name": "under test",
+            fqcn: {"kubeconfig": str(kubeconfig), **args},
+            "register": "under_test",
+            "ignore_errors": True,
+        }
+        keep = {
+            "name": "keep the result",
+            "ansible.builtin.copy": {"content": "{{ under_test | to_json }}", "dest": str(result_file)},
+            "check_mode": False,
+            "diff": False,
+        }
+        play = [{"hosts": "localhost", "gather_facts": False, "tasks": [task, keep]}]
         playbook = Path(tmp) / "play.yml"
         playbook.write_text(yaml.safe_dump(play, sort_keys=False))
         command = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook)]
@@ -58,8 +70,6 @@ def run_task(
             env={
                 **os.environ,
                 "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
-                "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-                "ANSIBLE_CALLBACKS_ENABLED": "",
                 "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
                 "ANSIBLE_LOCALHOST_WARNING": "false",
                 "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
@@ -67,10 +77,11 @@ def run_task(
                 **(env or {}),
             },
         )
-    try:
-        output = json.loads(completed.stdout)
-        return dict(output["plays"][0]["tasks"][0]["hosts"]["localhost"])
-    except (ValueError, KeyError, IndexError):
-        raise AnsibleRunError(
-            f"ansible-playbook exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}"
-        ) from None
+        try:
+            result = dict(json.loads(result_file.read_text()))
+        except (OSError, ValueError):
+            raise AnsibleRunError(
+                f"ansible-playbook exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}"
+            ) from None
+    result["_stdout"] = completed.stdout
+    return result

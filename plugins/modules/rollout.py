@@ -1,0 +1,361 @@
+#!/usr/bin/python
+# Copyright (c) openrollout.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: rollout
+short_description: Roll out a Deployment with DeploymentConfig's Rolling and Recreate strategies
+version_added: 0.1.0
+description:
+  - Applies a Deployment and drives its rollout to the end, with the semantics of OpenShift's
+    DeploymentConfig strategies, as an idempotent task.
+  - The Deployment stays the source of truth. The module steers the Kubernetes Deployment
+    controller only through the Deployment's own fields (template, replicas, strategy), so
+    C(kubectl rollout status|history|undo) and M(kubernetes.core.k8s) keep working on it, and no
+    state is kept anywhere else.
+  - B(Rolling) is canary-first. When maxSurge leaves room for extra pods, the rollout starts with
+    maxUnavailable 0, so no old pod goes before one new pod is available (Ready for
+    C(minReadySeconds)). Then the user's maxUnavailable applies and the controller goes on as usual.
+    With maxSurge 0, old pods go step by step within maxUnavailable, as the controller does.
+  - B(Recreate) scales the old revision to 0 and waits until its pods are gone, then runs the new
+    revision with 1 replica and waits until it is available, then scales to the full count.
+  - Waits use watches on the Deployment, its ReplicaSets and its pods, never polling loops.
+    A rollout fails at once on C(ProgressDeadlineExceeded) or on a pod reason that waiting does
+    not cure (C(CrashLoopBackOff), C(ImagePullBackOff), C(ErrImagePull), C(Unschedulable),
+    C(CreateContainerConfigError) ...). It also fails when nothing moves for the strategy's
+    C(timeoutSeconds), as in OpenShift.
+  - On failure, with O(rollback_on_failure), the revision that ran before is restored at its
+    replica count, the way C(kubectl rollout undo) does it, and the module waits until it is
+    available again. The task fails with a message naming the cause and the pods concerned.
+  - A replicas-only change is a scale. It creates no revision.
+  - Conflicting writes (HTTP 409) are retried from a fresh read. Every write is guarded by the
+    resourceVersion it was computed from.
+author:
+  - openrollout.k8s contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - openrollout.k8s.auth
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The server validates the change (dry run) and the planned steps are returned. Nothing is written.
+  diff_mode:
+    support: full
+    details:
+      - The Deployment's metadata and spec before and after.
+  idempotent:
+    support: full
+    details:
+      - The same input twice gives C(changed=false) the second time and no new revision.
+options:
+  definition:
+    description:
+      - The Deployment (C(apiVersion apps/v1), C(kind Deployment)), as a dictionary or as YAML text.
+      - It is applied with server-side apply (field manager C(openrollout.k8s)). Fields this
+        module applied before and that the definition no longer has are removed.
+      - The definition's C(spec.strategy) gives the strategy when O(strategy) is not set.
+        C(spec.strategy) and C(spec.paused) are managed by the module and are not applied as they are.
+      - Mutually exclusive with O(src).
+    type: raw
+  src:
+    description:
+      - Path to a file holding the Deployment as YAML, read on the host that runs the module.
+      - Mutually exclusive with O(definition).
+    type: path
+  name:
+    description:
+      - Name of an existing Deployment to change with O(images), O(replicas), O(strategy) or
+        O(change_cause), without giving its whole definition.
+      - With O(definition), if given, it must match C(metadata.name).
+    type: str
+  namespace:
+    description:
+      - Namespace of the Deployment. Defaults to the definition's C(metadata.namespace), else C(default).
+    type: str
+  images:
+    description:
+      - New images by container name, for example C(app) to C(registry.example/app:v2). Init
+        containers count too. A name the pod template lacks is an error listing the containers.
+    type: dict
+  replicas:
+    description:
+      - The number of replicas. A change of replicas alone is a scale, not a new revision.
+    type: int
+  strategy:
+    description:
+      - The rollout strategy, in DeploymentConfig's form. A DeploymentConfig's C(strategy) block
+        can be pasted as it is (camelCase), or written in snake_case.
+      - C(type) is V(Rolling) or V(Recreate). Without a strategy anywhere, a new Deployment gets
+        Rolling with maxSurge 25% and maxUnavailable 25%, and an existing one keeps its own.
+      - C(rollingParams) (or C(rolling_params)) takes C(maxSurge), C(maxUnavailable) (a count or a
+        percentage, default 25% each) and C(timeoutSeconds) (default 600). C(timeoutSeconds) is how
+        long a step may go without progress before the rollout fails.
+      - C(intervalSeconds) and C(updatePeriodSeconds) are accepted for compatibility and have no
+        effect. Waits are watches here, so there is no polling interval, and the pace of a rolling
+        update is the controller's.
+      - C(recreateParams) (or C(recreate_params)) takes C(timeoutSeconds) (default 600).
+      - Lifecycle hooks (C(pre), C(mid), C(post)) and the Custom strategy are refused with a clear
+        error by this version.
+      - The Deployment's C(spec.strategy) is set to match (RollingUpdate with the same maxSurge and
+        maxUnavailable, or Recreate), so the controller follows the same strategy when the module
+        is not running, for example on C(kubectl rollout undo).
+    type: dict
+  change_cause:
+    description:
+      - Written to the C(kubernetes.io/change-cause) annotation, which C(kubectl rollout history) shows.
+    type: str
+  rollback_on_failure:
+    description:
+      - When the rollout fails, restore the revision that ran before, at its replica count, and
+        wait until it is available.
+      - When V(false), the Deployment is left as the failure found it, and the message says what
+        state that is.
+    type: bool
+    default: true
+  wait:
+    description:
+      - Drive the rollout step by step and wait until it is complete.
+      - When V(false), the Deployment is written once (template, replicas and strategy together) and
+        the controller carries on alone. Canary-first and Recreate's validation step need V(true).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Longest time in seconds for the whole rollout. When it runs out, the rollout fails like any
+        other failure (and is rolled back per O(rollback_on_failure)).
+      - By default there is no overall limit. Each step is bounded by the strategy's C(timeoutSeconds)
+        of no progress.
+    type: int
+notes:
+  - The pod-template hash decides what a revision is, as for C(kubectl). Changing only replicas,
+    strategy, labels or annotations of the Deployment never creates a revision.
+  - A paused Deployment (C(spec.paused=true)) is refused for a template change, because the
+    controller would not roll it out.
+seealso:
+  - module: kubernetes.core.k8s
+    description: Applies any object. This module adds strategies, canary-first, fail-fast and rollback for Deployments.
+  - name: Deployment strategies in OpenShift
+    description: The DeploymentConfig strategies whose semantics this module implements.
+    link: https://docs.openshift.com/container-platform/4.14/applications/deployments/deployment-strategies.html
+"""
+
+EXAMPLES = r"""
+- name: Roll out a new image (the common CI change)
+  openrollout.k8s.rollout:
+    name: web
+    namespace: shop
+    images:
+      app: registry.example/web:{{ version }}
+    change_cause: "deploy {{ version }}"
+
+- name: Apply a whole Deployment, one new pod at a time, no capacity lost
+  openrollout.k8s.rollout:
+    src: files/web-deployment.yml
+    strategy:
+      type: Rolling
+      rollingParams:
+        maxSurge: 1
+        maxUnavailable: 0
+        timeoutSeconds: 300
+
+- name: Recreate (old pods gone before new ones start), pasted from a DeploymentConfig
+  openrollout.k8s.rollout:
+    definition: "{{ lookup('ansible.builtin.file', 'db-migrator.yml') | from_yaml }}"
+    strategy:
+      type: Recreate
+      recreateParams:
+        timeoutSeconds: 120
+
+- name: Scale only (no new revision)
+  openrollout.k8s.rollout:
+    name: web
+    namespace: shop
+    replicas: 6
+
+- name: Show what would happen
+  openrollout.k8s.rollout:
+    name: web
+    namespace: shop
+    images:
+      app: registry.example/web:2.0
+  check_mode: true
+  register: plan
+
+- name: Print the planned (new, old) replica counts
+  ansible.builtin.debug:
+    msg: "{{ plan.steps | map(attribute='new') | zip(plan.steps | map(attribute='old')) | list }}"
+
+- name: Same connection settings for every task, as with kubernetes.core
+  module_defaults:
+    group/openrollout.k8s.k8s:
+      kubeconfig: "{{ lookup('ansible.builtin.env', 'HOME') }}/.kube/config"
+      context: staging
+  block:
+    - name: Roll out
+      openrollout.k8s.rollout:
+        name: web
+        namespace: shop
+        images:
+          app: registry.example/web:2.1
+"""
+
+RETURN = r"""
+revision:
+  description:
+    - The Deployment's revision at the end (C(deployment.kubernetes.io/revision)).
+    - In check mode, the revision the change would get.
+    - After an automatic rollback, the new revision that holds the restored template.
+  returned: success or rollout failure
+  type: int
+  sample: 3
+previous_revision:
+  description: The revision that ran before the task, if any.
+  returned: always
+  type: int
+  sample: 2
+failed_revision:
+  description: The revision that failed and was rolled back.
+  returned: when rolled_back
+  type: int
+  sample: 3
+rolled_back:
+  description: Whether the rollout failed and the previous revision was restored.
+  returned: always
+  type: bool
+  sample: false
+deployment:
+  description: The Deployment at the end, without C(managedFields). In check mode, as it would be.
+  returned: always
+  type: dict
+strategy:
+  description: The strategy used, in snake_case, with defaults filled in.
+  returned: always
+  type: dict
+  sample:
+    type: Rolling
+    rolling_params: {max_surge: "25%", max_unavailable: "25%", timeout_seconds: 600,
+                     interval_seconds: 1, update_period_seconds: 1}
+steps:
+  description:
+    - The planned (new, old) replica counts, from the controller's own fencepost arithmetic
+      (ResolveFenceposts, NewRSNewReplicas) with canary-first. The real rollout takes these steps
+      or smaller ones.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{new: 0, old: 4}, {new: 1, old: 4}, {new: 1, old: 2}, {new: 3, old: 2}, {new: 3, old: 0}, {new: 4, old: 0}]
+change:
+  description: What the task changes. Each key is C(created), C(template), C(replicas), C(strategy) or C(metadata).
+  returned: always
+  type: dict
+  sample: {created: false, template: true, replicas: false, strategy: false, metadata: true}
+timeline:
+  description:
+    - Timestamped events of the rollout, to print or plot.
+    - C(applied), C(replicas) (new and old ReplicaSets' replicas, ready and available, at each
+      change), C(canary_available), C(old_scaled_down), C(scaled), C(new_validated), C(complete),
+      C(failed), C(rollback_started), C(rolled_back).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {time: "2026-11-23T10:00:00.120+00:00", event: applied, revision: 3, canary: true}
+    - {time: "2026-11-23T10:00:02.410+00:00", event: canary_available}
+    - {time: "2026-11-23T10:00:09.002+00:00", event: complete}
+failure:
+  description: Why the rollout failed. C(reason) is for example C(CrashLoopBackOff), C(ProgressDeadlineExceeded) or C(Timeout).
+  returned: on rollout failure
+  type: dict
+  sample: {reason: CrashLoopBackOff, message: "CrashLoopBackOff: web-7d9c-x2x (container app)"}
+diff:
+  description: Metadata and spec before and after.
+  returned: in diff mode
+  type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import AUTH_ARG_SPEC, argument_spec
+from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    ClientError,
+    client_from_params,
+)
+from ansible_collections.openrollout.k8s.plugins.module_utils._engine import RolloutEngine, RolloutError
+from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import RolloutInputError, build_request
+
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+ROLLOUT_ARG_SPEC = {
+    "definition": {"type": "raw"},
+    "src": {"type": "path"},
+    "name": {"type": "str"},
+    "namespace": {"type": "str"},
+    "images": {"type": "dict"},
+    "replicas": {"type": "int"},
+    "strategy": {"type": "dict"},
+    "change_cause": {"type": "str"},
+    "rollback_on_failure": {"type": "bool", "default": True},
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int"},
+}
+
+
+def load_definition(params):
+    """The definition option as a dict: YAML text parsed, src read."""
+    definition = params.get("definition")
+    if params.get("src"):
+        try:
+            with open(params["src"], encoding="utf-8") as handle:
+                definition = handle.read()
+        except OSError as exc:
+            raise RolloutInputError(f"cannot read src {params['src']}: {exc.strerror}") from None
+    if isinstance(definition, str):
+        try:
+            documents = [doc for doc in yaml.safe_load_all(definition) if doc is not None]
+        except yaml.YAMLError as exc:
+            raise RolloutInputError(f"the definition is not valid YAML: {exc}") from None
+        if len(documents) != 1:
+            raise RolloutInputError(
+                f"the definition must hold one Deployment, it holds {len(documents)} documents"
+            )
+        definition = documents[0]
+    return definition
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(AUTH_ARG_SPEC, ROLLOUT_ARG_SPEC),
+        mutually_exclusive=[("definition", "src")],
+        required_one_of=[("definition", "src", "name")],
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
+    try:
+        params = dict(module.params, definition=load_definition(module.params))
+        request = build_request(params)
+        engine = RolloutEngine(
+            client_from_params(module.params, os.environ), request, module.check_mode, module._diff
+        )
+        result = engine.run()
+    except RolloutError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
+    except (RolloutInputError, ClientError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
