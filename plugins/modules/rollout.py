@@ -37,14 +37,17 @@ extends_documentation_fragment:
   - openrollout.k8s.auth
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - The server validates the change (dry run) and the planned steps are returned. Nothing is written.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The Deployment's metadata and spec before and after.
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details:
       - The same input twice gives C(changed=false) the second time and no new revision.
