@@ -138,6 +138,7 @@ def create_api_client(auth: Mapping[str, Any]) -> Any:
         raise ClientConfigError(f"cannot load the Kubernetes configuration: {exc}") from None
     if auth.get("host"):
         configuration.host = auth["host"]
+        _keep_host(configuration, auth["host"])
     if auth.get("api_key"):
         _set_authorization(configuration, f"Bearer {auth['api_key']}")
     if auth.get("username") and auth.get("password"):
@@ -163,6 +164,20 @@ def create_api_client(auth: Mapping[str, Any]) -> Any:
 def client_from_params(params: Mapping[str, Any], environ: Mapping[str, str]) -> KubeClient:
     """The KubeClient for a module's connection options (what every module calls)."""
     return KubeClient(create_api_client(resolve_auth(params, environ)))
+
+
+def _keep_host(configuration: Any, host: str) -> None:
+    """A kubeconfig's token refresh hook rewrites the whole configuration, server included:
+    keep the refresh (exec and OIDC tokens need it) but put ``host`` back after it."""
+    refresh = getattr(configuration, "refresh_api_key_hook", None)
+    if refresh is None:
+        return
+
+    def refresh_keeping_host(config: Any) -> None:
+        refresh(config)
+        config.host = host
+
+    configuration.refresh_api_key_hook = refresh_keeping_host
 
 
 def _set_authorization(configuration: Any, value: str) -> None:

@@ -105,3 +105,13 @@ def test_a_bad_token_is_a_clear_error(cluster, kube: KubeClient):
     assert caught.value.status == 401
     assert "not-a-token" not in str(caught.value)
     assert entry["cluster"]["server"].startswith("https://127.0.0.1:")
+
+
+def test_host_overrides_the_kubeconfig_server_on_every_request(cluster):
+    # The kubeconfig's token refresh hook used to put its own server back before each request.
+    unreachable = "https://127.0.0.1:9"
+    api = create_api_client(resolve_auth({"kubeconfig": str(cluster.kubeconfig), "host": unreachable}, {}))
+    kube = KubeClient(api)
+    with pytest.raises(ClientError, match="cannot reach the API server"):
+        kube.call("listing namespaces", kube.core.list_namespace, _request_timeout=5)
+    assert api.configuration.host == unreachable
