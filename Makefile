@@ -81,7 +81,7 @@ test: venv collection-link
 	rc=0; $(MAKE) --no-print-directory test-integration || rc=$$?; \
 	  hack/cluster/down.sh; exit $$rc
 
-demo: cluster-up
+demo: cluster-up collection-link
 	KUBECONFIG=$(KUBECONFIG_PATH) KUBECTL=$$(hack/cluster/kubectl-path.sh) hack/demo.sh
 
 clean: cluster-down
