@@ -51,7 +51,7 @@ cluster-status:
 kubectl-path:
 	@hack/cluster/kubectl-path.sh
 
-lint: venv
+lint: venv collection-link
 	$(VENV)/bin/ruff check plugins tests hack
 	$(VENV)/bin/ruff format --check plugins tests hack
 	$(VENV)/bin/mypy
