@@ -13,11 +13,10 @@ from __future__ import annotations
 #   Recreate: strategy Recreate -> new template at 0 replicas -> old pods gone [mid seam]
 #             -> 1 replica available -> all replicas -> rollout complete
 #   Failure:  kubectl's undo to the revision that ran before, at its replica count, waited for.
-import datetime
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from ._client import ClientError, KubeClient, Source, WaitTimeout
+from ._client import ClientError, KubeClient
 from ._revisions import (
     REVISION_ANNOTATION,
     find_new_replica_set,
@@ -32,13 +31,10 @@ from ._rollout import (
     GOAL_COMPLETE,
     GOAL_NEW_AVAILABLE,
     GOAL_OLD_GONE,
-    REASON_WAIT_TIMEOUT,
-    Assessment,
     Change,
     Failure,
     RolloutRequest,
     apply_body,
-    assess,
     canary_first,
     compare,
     deployment_strategy,
@@ -46,13 +42,13 @@ from ._rollout import (
     for_diff,
     name_mode_patch,
     plan_steps,
-    replica_counts,
     selector_string,
     strategy_from_deployment_strategy,
     without_noise,
 )
-from ._status import ProgressTracker, deployment_status
+from ._status import deployment_status
 from ._strategy import STRATEGY_RECREATE, Strategy, parse_strategy, strategy_to_dict
+from ._waiter import DeploymentWaiter, StepFailed, Timeline
 
 JSONDict = Dict[str, Any]
 
@@ -60,8 +56,6 @@ APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-# No wait_timeout: a wait is bounded by timeoutSeconds of no progress, and by this.
-UNBOUNDED_WAIT_SECONDS = 7 * 24 * 3600
 
 
 class RolloutError(Exception):
@@ -70,12 +64,6 @@ class RolloutError(Exception):
     def __init__(self, message: str, result: JSONDict) -> None:
         super().__init__(message)
         self.result = result
-
-
-class _StepFailed(Exception):
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
 
 
 class RolloutEngine:
@@ -94,10 +82,9 @@ class RolloutEngine:
         self.check_mode = check_mode
         self.diff = diff
         self.wall_clock = wall_clock
-        self.timeline: List[JSONDict] = []
+        self.timeline = Timeline(wall_clock)
+        self.waiter = DeploymentWaiter(client, request.namespace, request.name, self.timeline)
         self.what = f"Deployment {request.namespace}/{request.name}"
-        self._last_counts: Optional[JSONDict] = None
-        self._deadline: Optional[float] = None
 
     # --- reading ------------------------------------------------------------------------
 
@@ -189,60 +176,6 @@ class RolloutEngine:
     def _apply(self, replicas: Optional[int] = None) -> JSONDict:
         return self.client.retry_on_conflict(lambda: self._write(self._get(), False, replicas), "apply")
 
-    # --- waiting ------------------------------------------------------------------------
-
-    def _event(self, event: str, **details: Any) -> None:
-        stamp = datetime.datetime.fromtimestamp(self.wall_clock(), tz=datetime.timezone.utc)
-        self.timeline.append({"time": stamp.isoformat(timespec="milliseconds"), "event": event, **details})
-
-    def _wait(self, goal: str, strategy: Strategy, target: int = 1) -> Assessment:
-        """Watch the Deployment, its ReplicaSets and pods until ``goal``; _StepFailed on failure."""
-        live = self._get()
-        if live is None:
-            raise _StepFailed(Failure("Deleted", f"{self.what} was deleted during the rollout"))
-        selectors = {
-            "namespace": self.request.namespace,
-            "label_selector": selector_string(live["spec"].get("selector")),
-        }
-        sources = {
-            "deployment": Source(
-                self.client.apps.list_namespaced_deployment,
-                {"namespace": self.request.namespace, "field_selector": f"metadata.name={self.request.name}"},
-            ),
-            "replica_sets": Source(self.client.apps.list_namespaced_replica_set, selectors),
-            "pods": Source(self.client.core.list_namespaced_pod, selectors),
-        }
-        tracker = ProgressTracker(strategy.timeout_seconds, self.client.clock())
-
-        def check(state: Dict[str, List[JSONDict]], now: float) -> Optional[Assessment]:
-            deployment = state["deployment"][0] if state["deployment"] else None
-            if deployment is not None:
-                self._record_counts(deployment, state["replica_sets"])
-            assessment = assess(goal, deployment, state["replica_sets"], state["pods"], tracker, now, target)
-            return assessment if assessment.done or assessment.failure else None
-
-        timeout: float = UNBOUNDED_WAIT_SECONDS
-        if self._deadline is not None:
-            timeout = max(self._deadline - self.client.clock(), 0.001)
-        try:
-            result = self.client.watch_sources(sources, check, timeout, f"{self.what} ({goal})")
-        except WaitTimeout:
-            raise _StepFailed(
-                Failure(
-                    REASON_WAIT_TIMEOUT,
-                    f"wait_timeout ({self.request.wait_timeout}s) reached while waiting for {goal}",
-                )
-            ) from None
-        if result.failure is not None:
-            raise _StepFailed(result.failure)
-        return result
-
-    def _record_counts(self, deployment: JSONDict, replica_sets: List[JSONDict]) -> None:
-        counts = replica_counts(deployment, replica_sets)
-        if counts != self._last_counts:
-            self._last_counts = counts
-            self._event("replicas", **counts)
-
     # --- the rollout --------------------------------------------------------------------
 
     def _strategy(self, live: Optional[JSONDict]) -> Strategy:
@@ -253,8 +186,7 @@ class RolloutEngine:
 
     def run(self) -> JSONDict:
         request = self.request
-        if request.wait_timeout is not None:
-            self._deadline = self.client.clock() + request.wait_timeout
+        self.waiter.set_deadline(request.wait_timeout)
         live = self._get()
         replica_sets = self._replica_sets(live) if live is not None else []
         strategy = self._strategy(live)
@@ -304,10 +236,10 @@ class RolloutEngine:
                 self._rolling(live, strategy, wanted_strategy, replicas)
             else:
                 self._apply_all(live, strategy, wanted_strategy)
-                self._wait(GOAL_COMPLETE, strategy)
-                self._event("complete")
-        except _StepFailed as failed:
-            self._event("failed", reason=failed.failure.reason, message=failed.failure.message)
+                self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+                self.timeline.event("complete")
+        except StepFailed as failed:
+            self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
             self._fail(failed.failure, strategy, current_rs, live)
         final = self._get()
         if final is not None and request.wait:
@@ -321,7 +253,7 @@ class RolloutEngine:
         self._apply()
         if wanted is not None and live is None:
             self._control({"strategy": wanted}, "setting the strategy")
-        self._event("applied", revision=self.planned_revision)
+        self.timeline.event("applied", revision=self.planned_revision)
 
     def _create(self, strategy: Strategy) -> None:
         """A first deployment: Rolling starts all pods at once; Recreate validates one first."""
@@ -330,16 +262,16 @@ class RolloutEngine:
         if strategy.type == STRATEGY_RECREATE and replicas > 1:
             self._apply(replicas=1)
             self._control({"strategy": wanted}, "setting the strategy")
-            self._event("applied", revision=1, replicas=1)
-            self._wait(GOAL_NEW_AVAILABLE, strategy, target=1)
+            self.timeline.event("applied", revision=1, replicas=1)
+            self.waiter.wait(GOAL_NEW_AVAILABLE, strategy.timeout_seconds, target=1)
             self._control({"replicas": replicas}, f"scaling to {replicas}")
-            self._event("scaled", replicas=replicas)
+            self.timeline.event("scaled", replicas=replicas)
         else:
             self._apply()
             self._control({"strategy": wanted}, "setting the strategy")
-            self._event("applied", revision=1, replicas=replicas)
-        self._wait(GOAL_COMPLETE, strategy)
-        self._event("complete")
+            self.timeline.event("applied", revision=1, replicas=replicas)
+        self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+        self.timeline.event("complete")
 
     def _rolling(self, live: JSONDict, strategy: Strategy, wanted: Optional[JSONDict], replicas: int) -> None:
         """Canary-first rolling update: no old pod goes until a new one is available."""
@@ -351,38 +283,38 @@ class RolloutEngine:
         elif self.change.strategy:
             self._control({"strategy": final}, "setting the strategy")
         self._apply()
-        self._event("applied", revision=self.planned_revision, canary=canary)
+        self.timeline.event("applied", revision=self.planned_revision, canary=canary)
         if canary:
-            self._wait(GOAL_CANARY, strategy)
-            self._event("canary_available")
+            self.waiter.wait(GOAL_CANARY, strategy.timeout_seconds)
+            self.timeline.event("canary_available")
             self._control({"strategy": final}, "restoring maxUnavailable after the canary")
-        self._wait(GOAL_COMPLETE, strategy)
-        self._event("complete")
+        self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+        self.timeline.event("complete")
 
     def _recreate(self, strategy: Strategy, wanted: Optional[JSONDict], replicas: int) -> None:
         """Old revision to 0 and gone, then the new one at 1 and available, then at full count."""
         self._control({"strategy": wanted or deployment_strategy(strategy)}, "setting the Recreate strategy")
         self._apply(replicas=0)
-        self._event("applied", revision=self.planned_revision, replicas=0)
-        self._wait(GOAL_OLD_GONE, strategy)
-        self._event("old_scaled_down")
+        self.timeline.event("applied", revision=self.planned_revision, replicas=0)
+        self.waiter.wait(GOAL_OLD_GONE, strategy.timeout_seconds)
+        self.timeline.event("old_scaled_down")
         # The mid seam: nothing of the application runs here.
         if replicas > 0:
             self._control({"replicas": 1}, "scaling the new revision to 1")
-            self._event("scaled", replicas=1)
-            self._wait(GOAL_NEW_AVAILABLE, strategy, target=1)
-            self._event("new_validated")
+            self.timeline.event("scaled", replicas=1)
+            self.waiter.wait(GOAL_NEW_AVAILABLE, strategy.timeout_seconds, target=1)
+            self.timeline.event("new_validated")
         if replicas > 1:
             self._control({"replicas": replicas}, f"scaling the new revision to {replicas}")
-            self._event("scaled", replicas=replicas)
-        self._wait(GOAL_COMPLETE, strategy)
-        self._event("complete")
+            self.timeline.event("scaled", replicas=replicas)
+        self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+        self.timeline.event("complete")
 
     def _finish_unchanged_rollout(self, strategy: Strategy) -> None:
         """Nothing to write, but a rollout is under way: wait for it, like kubectl rollout status."""
         try:
-            self._wait(GOAL_COMPLETE, strategy)
-        except _StepFailed as failed:
+            self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+        except StepFailed as failed:
             raise RolloutError(
                 f"{self.what} already had this spec, but its rollout is not healthy: "
                 f"{failed.failure.message}. Nothing was changed; fix the Deployment or roll it back "
@@ -419,9 +351,9 @@ class RolloutEngine:
             )
         try:
             rolled_back = self._roll_back(strategy, previous_rs, before)
-        except (_StepFailed, ClientError) as exc:
+        except (StepFailed, ClientError) as exc:
             now = self._get()
-            message = exc.failure.message if isinstance(exc, _StepFailed) else str(exc)
+            message = exc.failure.message if isinstance(exc, StepFailed) else str(exc)
             raise RolloutError(
                 f"{cause}. The rollback to revision {revision(previous_rs)} did not complete either: "
                 f"{message}. {self._state_text(now)}; see kubectl rollout status and kubectl rollout history",
@@ -446,7 +378,7 @@ class RolloutEngine:
         def attempt() -> JSONDict:
             live = self._get()
             if live is None:
-                raise _StepFailed(Failure("Deleted", f"{self.what} was deleted"))
+                raise StepFailed(Failure("Deleted", f"{self.what} was deleted"))
             operations: List[JSONDict] = [
                 {
                     "op": "test",
@@ -463,14 +395,14 @@ class RolloutEngine:
             return self._patch(operations, JSON_PATCH, "rolling back")
 
         self.client.retry_on_conflict(attempt, "rollback")
-        self._event("rollback_started", to_revision=revision(previous_rs), replicas=previous_replicas)
+        self.timeline.event("rollback_started", to_revision=revision(previous_rs), replicas=previous_replicas)
         # The rollback gets its own time: wait_timeout bounded the rollout, not the way back.
-        self._deadline = None
-        self._wait(GOAL_COMPLETE, strategy)
-        self._event("rolled_back")
+        self.waiter.set_deadline(None)
+        self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+        self.timeline.event("rolled_back")
         rolled_back = self._get()
         if rolled_back is None:
-            raise _StepFailed(Failure("Deleted", f"{self.what} was deleted"))
+            raise StepFailed(Failure("Deleted", f"{self.what} was deleted"))
         return rolled_back
 
     def _state_text(self, deployment: Optional[JSONDict]) -> str:
@@ -500,7 +432,7 @@ class RolloutEngine:
             "deployment": without_noise(deployment),
             "strategy": strategy_to_dict(self.strategy) if hasattr(self, "strategy") else None,
             "steps": getattr(self, "steps", []),
-            "timeline": self.timeline,
+            "timeline": self.timeline.events,
             "rolled_back": rolled_back,
             "change": None
             if change is None

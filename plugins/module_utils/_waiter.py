@@ -1,0 +1,113 @@
+# Copyright (c) openrollout.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+# The one way to wait on a Deployment's rollout, shared by every module that changes one
+# (rollout, undo, controls): watch the Deployment, its ReplicaSets and its pods together
+# (_client.watch_sources) and ask the pure _rollout.assess() whether the goal is reached,
+# failed, or stalled for longer than timeoutSeconds. What it sees goes to a Timeline.
+import datetime
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from ._client import KubeClient, Source, WaitTimeout
+from ._rollout import REASON_WAIT_TIMEOUT, Assessment, Failure, assess, replica_counts, selector_string
+from ._status import ProgressTracker
+
+JSONDict = Dict[str, Any]
+
+# Without a wait_timeout, a wait is bounded by timeoutSeconds of no progress, and by this.
+UNBOUNDED_WAIT_SECONDS = 7 * 24 * 3600
+
+
+class StepFailed(Exception):
+    """A wait ended in failure; ``failure`` says why."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class Timeline:
+    """Timestamped events of a rollout, for the module result (to print or plot)."""
+
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+        self.wall_clock = wall_clock
+        self.events: List[JSONDict] = []
+        self._last_counts: Optional[JSONDict] = None
+
+    def event(self, name: str, **details: Any) -> None:
+        stamp = datetime.datetime.fromtimestamp(self.wall_clock(), tz=datetime.timezone.utc)
+        self.events.append({"time": stamp.isoformat(timespec="milliseconds"), "event": name, **details})
+
+    def record_counts(self, deployment: JSONDict, replica_sets: List[JSONDict]) -> None:
+        """A ``replicas`` event each time the new or old ReplicaSets' counts change."""
+        counts = replica_counts(deployment, replica_sets)
+        if counts != self._last_counts:
+            self._last_counts = counts
+            self.event("replicas", **counts)
+
+
+class DeploymentWaiter:
+    """Waits on one Deployment. ``deadline`` (client clock) bounds every wait when set."""
+
+    def __init__(self, client: KubeClient, namespace: str, name: str, timeline: Timeline) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.timeline = timeline
+        self.deadline: Optional[float] = None
+        self.deadline_seconds: Optional[int] = None
+
+    def set_deadline(self, seconds: Optional[int]) -> None:
+        """Bound the waits to come to ``seconds`` from now in all (None: no overall bound)."""
+        self.deadline_seconds = seconds
+        self.deadline = None if seconds is None else self.client.clock() + seconds
+
+    def wait(self, goal: str, timeout_seconds: float, target: int = 1) -> Assessment:
+        """Watch until ``goal`` (see _rollout.assess); StepFailed when it fails or stalls."""
+        what = f"Deployment {self.namespace}/{self.name}"
+        live = self.client.call(
+            f"reading {what}", self.client.apps.read_namespaced_deployment, self.name, self.namespace
+        )
+        if live is None:
+            raise StepFailed(Failure("Deleted", f"{what} was deleted during the rollout"))
+        selectors = {
+            "namespace": self.namespace,
+            "label_selector": selector_string(live["spec"].get("selector")),
+        }
+        sources = {
+            "deployment": Source(
+                self.client.apps.list_namespaced_deployment,
+                {"namespace": self.namespace, "field_selector": f"metadata.name={self.name}"},
+            ),
+            "replica_sets": Source(self.client.apps.list_namespaced_replica_set, selectors),
+            "pods": Source(self.client.core.list_namespaced_pod, selectors),
+        }
+        tracker = ProgressTracker(timeout_seconds, self.client.clock())
+
+        def check(state: Dict[str, List[JSONDict]], now: float) -> Optional[Assessment]:
+            deployment = state["deployment"][0] if state["deployment"] else None
+            if deployment is not None:
+                self.timeline.record_counts(deployment, state["replica_sets"])
+            assessment = assess(goal, deployment, state["replica_sets"], state["pods"], tracker, now, target)
+            return assessment if assessment.done or assessment.failure else None
+
+        timeout: float = UNBOUNDED_WAIT_SECONDS
+        if self.deadline is not None:
+            timeout = max(self.deadline - self.client.clock(), 0.001)
+        try:
+            result = self.client.watch_sources(sources, check, timeout, f"{what} ({goal})")
+        except WaitTimeout:
+            raise StepFailed(
+                Failure(
+                    REASON_WAIT_TIMEOUT,
+                    f"wait_timeout ({self.deadline_seconds}s) reached while waiting for {goal}",
+                )
+            ) from None
+        if result.failure is not None:
+            raise StepFailed(result.failure)
+        return result
+
+
+__all__ = ["UNBOUNDED_WAIT_SECONDS", "DeploymentWaiter", "StepFailed", "Timeline"]
