@@ -70,14 +70,12 @@ def is_zero(value: int | str | None) -> bool:
     This is the validation-time test (OpenShift and Kubernetes refuse maxSurge and
     maxUnavailable both zero); it does not depend on the replica count.
     """
-    number, _ = _parse(value)
-    return number == 0
+    return _parse(value)[0] == 0
 
 
 def is_percent(value: int | str | None) -> bool:
     """True when the user value is a percentage string such as ``"25%"``."""
-    _, percent = _parse(value)
-    return percent
+    return _parse(value)[1]
 
 
 def percent_value(value: int | str | None) -> int | None:
@@ -141,8 +139,7 @@ def max_surge(
 
     10 replicas, maxSurge "25%" -> 3 (rounded up): at most 13 pods at any time.
     """
-    surge, _ = resolve_fenceposts(max_surge_value, max_unavailable_value, replicas)
-    return surge
+    return resolve_fenceposts(max_surge_value, max_unavailable_value, replicas)[0]
 
 
 def max_unavailable(
@@ -160,8 +157,7 @@ def max_unavailable(
     """
     if replicas == 0:
         return 0
-    _, unavailable = resolve_fenceposts(max_surge_value, max_unavailable_value, replicas)
-    return min(unavailable, replicas)
+    return min(resolve_fenceposts(max_surge_value, max_unavailable_value, replicas)[1], replicas)
 
 
 def new_rs_new_replicas(replicas: int, total_current: int, new_current: int, surge: int) -> int:
@@ -241,7 +237,7 @@ def plan_rolling_steps(
     """
     _check_count("replicas", replicas)
     _check_count("old_replicas", old_replicas)
-    surge, _ = resolve_fenceposts(max_surge_value, max_unavailable_value, replicas)
+    surge = resolve_fenceposts(max_surge_value, max_unavailable_value, replicas)[0]
     unavailable = max_unavailable(replicas, max_surge_value, max_unavailable_value)
     min_available = replicas - unavailable
 
@@ -250,7 +246,7 @@ def plan_rolling_steps(
     # Every iteration moves at least one pod, so the pods to create plus the pods to
     # delete bound the number of iterations.
     bound = replicas + old_replicas + 4
-    for _ in range(bound):
+    for _step in range(bound):
         if (new, old) == (replicas, 0):
             return steps
         if canary_first and surge > 0 and new == 0 and replicas > 0 and old >= replicas + surge:

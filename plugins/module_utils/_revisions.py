@@ -406,7 +406,7 @@ def history(deployment: dict[str, Any], replica_sets: list[dict[str, Any]]) -> l
         created, name = _created_key(rs)
         entries.append(((revision(rs), created, name), entry))
     entries.sort(key=lambda pair: pair[0])
-    return [entry for _, entry in entries]
+    return [pair[1] for pair in entries]
 
 
 __all__ = [
