@@ -13,10 +13,13 @@ from __future__ import annotations
 #   Recreate: strategy Recreate -> new template at 0 replicas -> old pods gone [mid seam]
 #             -> 1 replica available -> all replicas -> rollout complete
 #   Failure:  kubectl's undo to the revision that ran before, at its replica count, waited for.
+import copy
 import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ._client import ClientError, KubeClient
+from ._hook_runner import HookFailed, HookRunner
+from ._hooks import hook_job, hook_job_name
 from ._revisions import (
     REVISION_ANNOTATION,
     find_new_replica_set,
@@ -47,7 +50,15 @@ from ._rollout import (
     without_noise,
 )
 from ._status import deployment_status
-from ._strategy import STRATEGY_RECREATE, Strategy, parse_strategy, strategy_to_dict
+from ._strategy import (
+    HOOK_POINTS,
+    STRATEGY_RECREATE,
+    Strategy,
+    StrategyError,
+    parse_strategy,
+    strategy_to_dict,
+    validate_hook_against_template,
+)
 from ._waiter import DeploymentWaiter, StepFailed, Timeline
 
 JSONDict = Dict[str, Any]
@@ -84,6 +95,9 @@ class RolloutEngine:
         self.wall_clock = wall_clock
         self.timeline = Timeline(wall_clock)
         self.waiter = DeploymentWaiter(client, request.namespace, request.name, self.timeline)
+        self.hook_runner = HookRunner(client, self.timeline)
+        self.hooks: List[JSONDict] = []
+        self.warnings: List[str] = []
         self.what = f"Deployment {request.namespace}/{request.name}"
 
     # --- reading ------------------------------------------------------------------------
@@ -212,11 +226,20 @@ class RolloutEngine:
         else:
             self.planned_revision = revision(current_rs) if current_rs is not None else None
 
+        self._check_hooks(strategy, desired)
         if not change.any:
             if request.wait and live is not None and not deployment_status(live).done:
                 self._finish_unchanged_rollout(strategy)
             return self._result(False, deployment=self._get() or live)
         if self.check_mode:
+            self.hooks = [
+                {
+                    "phase": phase,
+                    "job": hook_job_name(request.name, self.planned_revision or 1, phase),
+                    "planned": True,
+                }
+                for phase in self._hook_phases(strategy)
+            ]
             return self._result(True, deployment=desired)
         if live is not None and live["spec"].get("paused") and change.template:
             raise RolloutError(
@@ -226,18 +249,28 @@ class RolloutEngine:
             )
 
         try:
+            self._run_hook("pre", strategy)
+        except StepFailed as failed:
+            self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
+            raise RolloutError(
+                f"{failed.failure.message}. The Deployment was not changed: {self._state_text(live)}",
+                self._result(True, deployment=live, failure=failed.failure),
+            ) from None
+        try:
             if not request.wait:
                 self._apply_all(live, strategy, wanted_strategy)
-            elif live is None:
+            elif live is None and strategy.type != STRATEGY_RECREATE:
                 self._create(strategy)
             elif change.template and strategy.type == STRATEGY_RECREATE:
-                self._recreate(strategy, wanted_strategy, replicas)
-            elif change.template:
+                self._recreate(strategy, wanted_strategy, replicas, creating=live is None)
+            elif change.template and live is not None:
                 self._rolling(live, strategy, wanted_strategy, replicas)
             else:
                 self._apply_all(live, strategy, wanted_strategy)
                 self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
                 self.timeline.event("complete")
+            if request.wait:
+                self._run_hook("post", strategy)
         except StepFailed as failed:
             self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
             self._fail(failed.failure, strategy, current_rs, live)
@@ -256,20 +289,10 @@ class RolloutEngine:
         self.timeline.event("applied", revision=self.planned_revision)
 
     def _create(self, strategy: Strategy) -> None:
-        """A first deployment: Rolling starts all pods at once; Recreate validates one first."""
-        replicas = desired_replicas(self.after or {})
-        wanted = deployment_strategy(strategy)
-        if strategy.type == STRATEGY_RECREATE and replicas > 1:
-            self._apply(replicas=1)
-            self._control({"strategy": wanted}, "setting the strategy")
-            self.timeline.event("applied", revision=1, replicas=1)
-            self.waiter.wait(GOAL_NEW_AVAILABLE, strategy.timeout_seconds, target=1)
-            self._control({"replicas": replicas}, f"scaling to {replicas}")
-            self.timeline.event("scaled", replicas=replicas)
-        else:
-            self._apply()
-            self._control({"strategy": wanted}, "setting the strategy")
-            self.timeline.event("applied", revision=1, replicas=replicas)
+        """A first Rolling deployment: all pods at once (Recreate goes through _recreate)."""
+        self._apply()
+        self._control({"strategy": deployment_strategy(strategy)}, "setting the strategy")
+        self.timeline.event("applied", revision=1, replicas=desired_replicas(self.after or {}))
         self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
         self.timeline.event("complete")
 
@@ -291,14 +314,21 @@ class RolloutEngine:
         self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
         self.timeline.event("complete")
 
-    def _recreate(self, strategy: Strategy, wanted: Optional[JSONDict], replicas: int) -> None:
-        """Old revision to 0 and gone, then the new one at 1 and available, then at full count."""
-        self._control({"strategy": wanted or deployment_strategy(strategy)}, "setting the Recreate strategy")
+    def _recreate(
+        self, strategy: Strategy, wanted: Optional[JSONDict], replicas: int, creating: bool = False
+    ) -> None:
+        """Old revision to 0 and gone, mid hook, the new one at 1 and available, then at full count."""
+        recreate = wanted or deployment_strategy(strategy)
+        if not creating:
+            self._control({"strategy": recreate}, "setting the Recreate strategy")
         self._apply(replicas=0)
+        if creating:
+            self._control({"strategy": recreate}, "setting the Recreate strategy")
         self.timeline.event("applied", revision=self.planned_revision, replicas=0)
         self.waiter.wait(GOAL_OLD_GONE, strategy.timeout_seconds)
         self.timeline.event("old_scaled_down")
-        # The mid seam: nothing of the application runs here.
+        # Nothing of the application runs here: the mid hook's place.
+        self._run_hook("mid", strategy)
         if replicas > 0:
             self._control({"replicas": 1}, "scaling the new revision to 1")
             self.timeline.event("scaled", replicas=1)
@@ -321,6 +351,52 @@ class RolloutEngine:
                 "(kubectl rollout undo)",
                 self._result(False, failure=failed.failure),
             ) from None
+
+    # --- hooks --------------------------------------------------------------------------
+
+    def _hook_phases(self, strategy: Strategy) -> List[str]:
+        """The phases whose hooks run: only when a new revision rolls out, and with wait."""
+        if not self.change.template or not self.request.wait:
+            return []
+        return [p for p in HOOK_POINTS if p in strategy.hooks and strategy.hooks[p].exec_new_pod is not None]
+
+    def _check_hooks(self, strategy: Strategy, desired: JSONDict) -> None:
+        """Hooks must name a container and volumes of the new template; tagImages is not ours."""
+        for phase, hook in sorted(strategy.hooks.items()):
+            try:
+                validate_hook_against_template(hook, desired["spec"]["template"], f"{phase} hook")
+            except StrategyError as exc:
+                raise RolloutError(str(exc), self._result(False)) from None
+            if hook.tag_images:
+                self.warnings.append(
+                    f"{phase} hook: tagImages is not supported (there are no image streams on Kubernetes); "
+                    "it was ignored. Tag the image in your registry or CI before the rollout instead"
+                )
+        if strategy.hooks and not self.request.wait and self.change.template:
+            self.warnings.append("lifecycle hooks need wait=true: they were not run")
+
+    def _run_hook(self, phase: str, strategy: Strategy) -> None:
+        """Run the phase's hook, if any, from the new template; StepFailed when it aborts."""
+        if phase not in self._hook_phases(strategy):
+            return
+        hook = strategy.hooks[phase]
+        deployment = self._get() if phase != "pre" or self.before is not None else None
+        source = copy.deepcopy(self.after or {})
+        if deployment is not None:
+            source["metadata"]["uid"] = deployment["metadata"]["uid"]
+        else:
+            source["metadata"].pop("uid", None)  # a dry-run create's uid belongs to no object
+        job = hook_job(source, hook, phase, self.planned_revision or 1, strategy)
+        try:
+            record = self.hook_runner.run(job, hook, phase, self.waiter.time_left)
+        except HookFailed as failed:
+            self.hooks.append(failed.record)
+            raise StepFailed(Failure("HookFailed", str(failed))) from None
+        except ClientError as exc:
+            raise StepFailed(Failure("HookFailed", f"{phase} hook: {exc}")) from None
+        self.hooks.append(record)
+        if record.get("warning"):
+            self.warnings.append(record["warning"])
 
     # --- failure ------------------------------------------------------------------------
 
@@ -444,6 +520,9 @@ class RolloutEngine:
                 "metadata": change.metadata,
             },
         }
+        result["hooks"] = self.hooks
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
         if rolled_back and deployment is not None:
             result["revision"] = revision(deployment)
             result["failed_revision"] = getattr(self, "planned_revision", None)

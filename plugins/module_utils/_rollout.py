@@ -273,11 +273,6 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         raise RolloutInputError(str(exc)) from None
     if strategy is not None:
         deployment_strategy(strategy)  # refuses Custom until it is supported
-        if strategy.hooks:
-            raise RolloutInputError(
-                f"strategy hooks ({', '.join(sorted(strategy.hooks))}) are not supported by this "
-                "version of the rollout module yet"
-            )
     return RolloutRequest(
         namespace=namespace,
         name=name,

@@ -64,6 +64,10 @@ class DeploymentWaiter:
         self.deadline_seconds = seconds
         self.deadline = None if seconds is None else self.client.clock() + seconds
 
+    def time_left(self) -> Optional[float]:
+        """Seconds left before the deadline; None without one."""
+        return None if self.deadline is None else max(self.deadline - self.client.clock(), 0.0)
+
     def wait(self, goal: str, timeout_seconds: float, target: int = 1) -> Assessment:
         """Watch until ``goal`` (see _rollout.assess); StepFailed when it fails or stalls."""
         what = f"Deployment {self.namespace}/{self.name}"

@@ -98,8 +98,23 @@ options:
         effect. Waits are watches here, so there is no polling interval, and the pace of a rolling
         update is the controller's.
       - C(recreateParams) (or C(recreate_params)) takes C(timeoutSeconds) (default 600).
-      - Lifecycle hooks (C(pre), C(mid), C(post)) and the Custom strategy are refused with a clear
-        error by this version.
+      - Lifecycle hooks, as in a DeploymentConfig. Rolling takes C(pre) and C(post), Recreate takes
+        C(pre), C(mid) and C(post). Each hook has C(failurePolicy) (V(Abort), V(Retry) or V(Ignore))
+        and C(execNewPod) (C(containerName), C(command), C(env), C(volumes)).
+      - A hook runs as a Job named C(<deployment>-<revision>-hook-<phase>). Its pod is built from the
+        named container of the B(new) pod template, with its image, env (the hook's env wins), envFrom,
+        workingDir, resources and securityContext. It keeps only the listed volumes, and takes the
+        pod template's pull secrets, node selector, tolerations and service account. It also gets
+        the strategy's C(labels) and C(annotations), and C(activeDeadlineSeconds) (default 21600).
+      - C(pre) runs before anything changes, C(mid) when no pod of the application runs (Recreate),
+        and C(post) once the rollout is complete. Hooks run only when a new revision rolls out, and
+        only with O(wait=true).
+      - A failing C(pre) hook with Abort leaves the Deployment unchanged. A failing C(mid) or C(post)
+        hook with Abort fails the rollout, which is rolled back per O(rollback_on_failure).
+        Retry runs the hook again, with growing pauses, until it succeeds or C(activeDeadlineSeconds)
+        or O(wait_timeout) runs out. Ignore adds a warning and carries on.
+      - C(tagImages) hooks are accepted and ignored with a warning, because there are no image streams.
+      - The Custom strategy is refused with a clear error by this version.
       - The Deployment's C(spec.strategy) is set to match (RollingUpdate with the same maxSurge and
         maxUnavailable, or Recreate), so the controller follows the same strategy when the module
         is not running, for example on C(kubectl rollout undo).
@@ -161,6 +176,30 @@ EXAMPLES = r"""
         maxSurge: 1
         maxUnavailable: 0
         timeoutSeconds: 300
+
+- name: Rolling with a database migration before any new pod, and a smoke test after
+  openrollout.k8s.rollout:
+    name: web
+    namespace: shop
+    images:
+      app: registry.example/web:2.0
+    strategy:
+      type: Rolling
+      rollingParams:
+        pre:
+          failurePolicy: Abort
+          execNewPod:
+            containerName: app
+            command: [/app/manage, migrate]
+            env:
+              - name: DATABASE_PASSWORD
+                valueFrom:
+                  secretKeyRef: {name: db, key: password}
+        post:
+          failurePolicy: Ignore
+          execNewPod:
+            containerName: app
+            command: [/app/smoke-test]
 
 - name: Recreate (old pods gone before new ones start), pasted from a DeploymentConfig
   openrollout.k8s.rollout:
@@ -258,7 +297,7 @@ timeline:
     - Timestamped events of the rollout, to print or plot.
     - C(applied), C(replicas) (new and old ReplicaSets' replicas, ready and available, at each
       change), C(canary_available), C(old_scaled_down), C(scaled), C(new_validated), C(complete),
-      C(failed), C(rollback_started), C(rolled_back).
+      C(failed), C(rollback_started), C(rolled_back), C(hook_started), C(hook_finished), C(hook_skipped).
   returned: always
   type: list
   elements: dict
@@ -266,6 +305,18 @@ timeline:
     - {time: "2026-11-23T10:00:00.120+00:00", event: applied, revision: 3, canary: true}
     - {time: "2026-11-23T10:00:02.410+00:00", event: canary_available}
     - {time: "2026-11-23T10:00:09.002+00:00", event: complete}
+hooks:
+  description:
+    - The lifecycle hooks run, in order. In check mode, the hooks that would run (C(planned)).
+    - Each hook has C(phase), C(job), C(failure_policy), C(attempts), C(succeeded), C(skipped) (a Job of
+      that name had already succeeded), C(exit_code), C(reason) and C(log_tail) (the last lines of its
+      log, empty where the cluster serves no logs).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {phase: pre, job: web-3-hook-pre, failure_policy: Abort, attempts: 1, succeeded: true,
+       skipped: false, exit_code: 0, reason: Completed, log_tail: ["migrations complete"]}
 failure:
   description: Why the rollout failed. C(reason) is for example C(CrashLoopBackOff), C(ProgressDeadlineExceeded) or C(Timeout).
   returned: on rollout failure

@@ -206,7 +206,8 @@ def test_recreate_update(run_task, namespace, apps_v1):
 def test_first_deployment_with_recreate_validates_one_pod_first(run_task, namespace):
     result = run_task("rollout", {"definition": deployment(namespace), "strategy": {"type": "Recreate"}})
     assert_ok(result, True)
-    assert [e["replicas"] for e in result["timeline"] if e["event"] in ("applied", "scaled")] == [1, 4]
+    # Created at 0 (the mid hook's place), then 1 pod validated, then all of them.
+    assert [e["replicas"] for e in result["timeline"] if e["event"] in ("applied", "scaled")] == [0, 1, 4]
     assert result["deployment"]["spec"]["replicas"] == 4
     assert_ok(
         run_task("rollout", {"definition": deployment(namespace), "strategy": {"type": "Recreate"}}), False

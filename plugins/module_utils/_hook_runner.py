@@ -1,0 +1,260 @@
+# Copyright (c) openrollout.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+# The one hook runner: create the hook's Job (_hooks.hook_job), watch it and its pod until it
+# finishes, read the tail of its log, and apply the failure policy. A Job of the same name
+# that already succeeded is not run again, so a rerun after an interruption resumes past the
+# hooks that finished. Cleanup follows Helm's before-hook-creation: a phase's previous Jobs
+# (older revisions, failed attempts) are deleted when the phase runs again, and the last one
+# stays for `kubectl logs`.
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from ._client import ClientError, KubeClient, Source, WaitTimeout
+from ._hooks import LABEL_DEPLOYMENT, LABEL_PHASE, JobOutcome, job_outcome, log_tail
+from ._revisions import owned_by
+from ._status import pod_problems, summarize_problems, unrecoverable
+from ._strategy import Hook
+from ._waiter import Timeline
+
+JSONDict = Dict[str, Any]
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+# Pause between Retry attempts: doubles from the first value up to the last.
+RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0)
+# How long a deleted Job may take to disappear before a new one of that name is created.
+DELETE_WAIT_SECONDS = 60
+
+
+class HookFailed(Exception):
+    """A hook with failurePolicy Abort (or Retry out of time) failed; ``record`` tells how."""
+
+    def __init__(self, message: str, record: JSONDict) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+class HookRunner:
+    def __init__(
+        self,
+        client: KubeClient,
+        timeline: Timeline,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.timeline = timeline
+        self.sleep = sleep
+
+    def run(
+        self, job: JSONDict, hook: Hook, phase: str, time_left: Callable[[], Optional[float]]
+    ) -> JSONDict:
+        """Run the hook Job to its end under ``hook.failure_policy``; the record for the result.
+
+        ``time_left()`` is the rollout's remaining time (None: unbounded); Retry stops when
+        it, or the Job's activeDeadlineSeconds counted from the first attempt, runs out.
+        Raises HookFailed for Abort, and for Retry out of time.
+        """
+        name = job["metadata"]["name"]
+        namespace = job["metadata"]["namespace"]
+        record: JSONDict = {
+            "phase": phase,
+            "job": name,
+            "failure_policy": hook.failure_policy,
+            "attempts": 0,
+            "succeeded": False,
+            "skipped": False,
+            "exit_code": None,
+            "reason": None,
+            "log_tail": [],
+        }
+        existing = self._get(name, namespace)
+        if existing is not None and job_outcome(existing, self._pods(existing)).succeeded:
+            record.update(succeeded=True, skipped=True, exit_code=0, reason="AlreadySucceeded")
+            self.timeline.event("hook_skipped", phase=phase, job=name)
+            return record
+        self._delete_previous(job)
+        started = self.client.clock()
+        deadline_seconds = float(job["spec"].get("activeDeadlineSeconds") or 0) or None
+        attempt = 0
+        while True:
+            attempt += 1
+            record["attempts"] = attempt
+            self.timeline.event("hook_started", phase=phase, job=name, attempt=attempt)
+            outcome = self._run_once(job, time_left())
+            record.update(
+                succeeded=outcome.succeeded,
+                exit_code=outcome.exit_code,
+                reason=outcome.reason,
+                message=outcome.message,
+                log_tail=self._log_tail(outcome.pod, namespace),
+            )
+            self.timeline.event(
+                "hook_finished",
+                phase=phase,
+                job=name,
+                succeeded=outcome.succeeded,
+                exit_code=outcome.exit_code,
+            )
+            if outcome.succeeded:
+                return record
+            description = describe_failure(record)
+            if hook.failure_policy == "Ignore":
+                record["warning"] = f"{description} (failurePolicy Ignore: the rollout goes on)"
+                return record
+            if hook.failure_policy == "Retry":
+                delay = RETRY_DELAYS_SECONDS[min(attempt - 1, len(RETRY_DELAYS_SECONDS) - 1)]
+                left = time_left()
+                spent = self.client.clock() - started
+                if (left is None or left > delay) and (
+                    deadline_seconds is None or spent + delay < deadline_seconds
+                ):
+                    self._delete(name, namespace)
+                    self.sleep(delay)
+                    continue
+                raise HookFailed(
+                    f"{description}; failurePolicy Retry ran out of time after {attempt} attempts", record
+                )
+            raise HookFailed(description, record)
+
+    # --- one attempt ---------------------------------------------------------------------
+
+    def _run_once(self, job: JSONDict, time_left: Optional[float]) -> JobOutcome:
+        name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
+        created = self.client.call(
+            f"creating hook Job {namespace}/{name}", self.client.batch.create_namespaced_job, namespace, job
+        )
+        if created is None:
+            raise ClientError(f"creating hook Job {namespace}/{name}: namespace not found", 404)
+        uid = created["metadata"]["uid"]
+        sources = {
+            "job": Source(
+                self.client.batch.list_namespaced_job,
+                {"namespace": namespace, "field_selector": f"metadata.name={name}"},
+            ),
+            "pods": Source(
+                self.client.core.list_namespaced_pod,
+                {"namespace": namespace, "label_selector": f"{JOB_NAME_LABEL}={name}"},
+            ),
+        }
+
+        def check(state: Dict[str, List[JSONDict]], _now: float) -> Optional[JobOutcome]:
+            current = [j for j in state["job"] if j["metadata"].get("uid") == uid]
+            pods = [p for p in state["pods"] if owned_by(p, uid)]
+            outcome = job_outcome(current[0] if current else None, pods)
+            if outcome.done:
+                return outcome
+            broken = unrecoverable(pod_problems(pods))
+            if broken:
+                return JobOutcome(
+                    True, False, None, broken[0].reason, summarize_problems(broken), outcome.pod
+                )
+            return None
+
+        active = float(job["spec"].get("activeDeadlineSeconds") or 0) or None
+        bounds = [b for b in (time_left, active + 30 if active else None) if b is not None]
+        timeout = max(min(bounds), 0.001) if bounds else 7 * 24 * 3600
+        try:
+            outcome: JobOutcome = self.client.watch_sources(
+                sources, check, timeout, f"hook Job {namespace}/{name}"
+            )
+        except WaitTimeout:
+            self._delete(name, namespace)
+            return JobOutcome(
+                True, False, None, "WaitTimeout", f"the rollout's time ran out after {timeout:g}s", None
+            )
+        if not outcome.succeeded and outcome.reason in ("ImagePullBackOff", "ErrImagePull", "Unschedulable"):
+            self._delete(name, namespace)  # never leave a hook pod running
+        return outcome
+
+    # --- reading and cleaning up --------------------------------------------------------
+
+    def _get(self, name: str, namespace: str) -> Optional[JSONDict]:
+        return self.client.call(
+            f"reading hook Job {namespace}/{name}", self.client.batch.read_namespaced_job, name, namespace
+        )
+
+    def _pods(self, job: JSONDict) -> List[JSONDict]:
+        listed = self.client.call(
+            "listing hook pods",
+            self.client.core.list_namespaced_pod,
+            job["metadata"]["namespace"],
+            label_selector=f"{JOB_NAME_LABEL}={job['metadata']['name']}",
+        )
+        return [p for p in (listed or {}).get("items", []) if owned_by(p, job["metadata"].get("uid", ""))]
+
+    def _log_tail(self, pod: Optional[str], namespace: str) -> List[str]:
+        """The end of the hook pod's log; [] where the cluster serves none (the exit code remains)."""
+        if not pod:
+            return []
+        try:
+            response: Any = self.client.core.read_namespaced_pod_log(
+                pod, namespace, tail_lines=40, _preload_content=False, _request_timeout=10
+            )
+            return log_tail(response.data.decode("utf-8", "replace"))
+        except Exception:  # a missing log must not hide the hook's outcome
+            return []
+
+    def _delete_previous(self, job: JSONDict) -> None:
+        """before-hook-creation: the phase's earlier Jobs (every revision) go before this one runs."""
+        labels = job["metadata"]["labels"]
+        namespace = job["metadata"]["namespace"]
+        selector = f"{LABEL_DEPLOYMENT}={labels[LABEL_DEPLOYMENT]},{LABEL_PHASE}={labels[LABEL_PHASE]}"
+        listed = self.client.call(
+            "listing earlier hook Jobs",
+            self.client.batch.list_namespaced_job,
+            namespace,
+            label_selector=selector,
+        )
+        for previous in (listed or {}).get("items", []):
+            self._delete(
+                previous["metadata"]["name"],
+                namespace,
+                wait=previous["metadata"]["name"] == job["metadata"]["name"],
+            )
+        if self._get(job["metadata"]["name"], namespace) is not None:
+            self._delete(job["metadata"]["name"], namespace)
+
+    def _delete(self, name: str, namespace: str, wait: bool = True) -> None:
+        self.client.call(
+            f"deleting hook Job {namespace}/{name}",
+            self.client.batch.delete_namespaced_job,
+            name,
+            namespace,
+            propagation_policy="Background",
+        )
+        if not wait:
+            return
+        try:
+            self.client.watch_until(
+                self.client.batch.list_namespaced_job,
+                lambda jobs: True if not jobs else None,
+                DELETE_WAIT_SECONDS,
+                f"hook Job {namespace}/{name} to be deleted",
+                namespace=namespace,
+                field_selector=f"metadata.name={name}",
+            )
+        except WaitTimeout:
+            raise ClientError(
+                f"hook Job {namespace}/{name} was not deleted within {DELETE_WAIT_SECONDS}s; "
+                "delete it and run again"
+            ) from None
+
+
+def describe_failure(record: JSONDict) -> str:
+    """One line: which hook failed, how, and the end of its log."""
+    text = f"{record['phase']} hook {record['job']} failed"
+    if record.get("exit_code") is not None:
+        text += f" with exit code {record['exit_code']}"
+    elif record.get("reason"):
+        text += f": {record['reason']}"
+    if record.get("message") and record.get("exit_code") is None:
+        text += f" ({record['message']})"
+    tail = record.get("log_tail") or []
+    if tail:
+        text += "; last log lines: " + " | ".join(tail[-5:])
+    else:
+        text += "; no log available"
+    return text
+
+
+__all__ = ["HookFailed", "HookRunner", "describe_failure"]

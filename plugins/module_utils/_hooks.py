@@ -1,0 +1,226 @@
+# Copyright (c) openrollout.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from ._strategy import Hook, Strategy
+
+# Lifecycle hooks as Kubernetes Jobs, on plain dicts: the Job a hook runs as, and what a
+# finished Job says (succeeded, exit code, reason). Pure; _hook_runner.py creates and watches.
+#
+# Why a Job and not a bare pod: the Job controller records the outcome in the Job's
+# conditions (kubectl get jobs shows it), enforces activeDeadlineSeconds, keeps the pod for
+# its logs, and the Job is garbage-collected with the Deployment (owner reference). backoffLimit
+# is 0: a retry is the hook's failurePolicy's business (Retry), not the Job's.
+
+LABEL_DEPLOYMENT = "openrollout.k8s/deployment"
+LABEL_PHASE = "openrollout.k8s/hook"
+LABEL_REVISION = "openrollout.k8s/revision"
+JOB_NAME_MAX = 63
+
+# Lines of the hook pod's log kept in the result and in messages.
+LOG_TAIL_LINES = 20
+
+# Pod-level fields the hook pod takes from the Deployment's pod template, as OpenShift does.
+_POD_FIELDS = (
+    "imagePullSecrets",
+    "nodeSelector",
+    "tolerations",
+    "serviceAccountName",
+    "securityContext",
+    "priorityClassName",
+)
+# Container fields the hook container takes from the named template container.
+_CONTAINER_FIELDS = (
+    "image",
+    "imagePullPolicy",
+    "env",
+    "envFrom",
+    "workingDir",
+    "resources",
+    "securityContext",
+)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """A hook Job's state: ``done`` once it finished; then ``succeeded`` and why."""
+
+    done: bool
+    succeeded: bool
+    exit_code: int | None
+    reason: str
+    message: str
+    pod: str | None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def hook_job_name(deployment_name: str, revision: int, phase: str) -> str:
+    """``<deployment>-<revision>-hook-<phase>``, the deployment name shortened to fit 63 characters."""
+    suffix = f"-{revision}-hook-{phase}"
+    return deployment_name[: JOB_NAME_MAX - len(suffix)].rstrip("-.") + suffix
+
+
+def hook_labels(deployment_name: str, revision: int, phase: str) -> dict[str, str]:
+    """The labels that find a hook's Job and pod (kubectl get jobs -l openrollout.k8s/hook=pre)."""
+    return {LABEL_DEPLOYMENT: deployment_name, LABEL_PHASE: phase, LABEL_REVISION: str(revision)}
+
+
+def hook_env(namespace: str, deployment_name: str, revision: int) -> list[dict[str, str]]:
+    """What a hook learns about its rollout; the OPENSHIFT_* names keep DC hook scripts working."""
+    return [
+        {"name": "OPENROLLOUT_DEPLOYMENT_NAME", "value": deployment_name},
+        {"name": "OPENROLLOUT_DEPLOYMENT_NAMESPACE", "value": namespace},
+        {"name": "OPENROLLOUT_DEPLOYMENT_REVISION", "value": str(revision)},
+        {"name": "OPENSHIFT_DEPLOYMENT_NAME", "value": f"{deployment_name}-{revision}"},
+        {"name": "OPENSHIFT_DEPLOYMENT_NAMESPACE", "value": namespace},
+    ]
+
+
+def _merge_env(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Env lists merged by name, later lists winning, in first-seen order."""
+    merged: dict[str, dict[str, Any]] = {}
+    for entries in lists:
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("name"):
+                merged[entry["name"]] = copy.deepcopy(entry)
+    return list(merged.values())
+
+
+def hook_job(
+    deployment: dict[str, Any],
+    hook: Hook,
+    phase: str,
+    revision: int,
+    strategy: Strategy,
+) -> dict[str, Any]:
+    """The Job that runs ``hook`` for ``revision`` of ``deployment`` (whose template is the new one).
+
+    The hook container is the named template container with the hook's command; it keeps the
+    container's image, env (hook env wins, by name), envFrom, workingDir, resources and
+    securityContext, and only the volumes the hook lists, with their mounts. Env from Secrets
+    stays a reference (valueFrom / envFrom): nothing secret is copied. The pod takes the
+    template's pull secrets, node selector, tolerations, service account and security context,
+    the strategy's labels and annotations, and never the template's labels (the hook pod must
+    not count as a pod of the application).
+    """
+    if hook.exec_new_pod is None:
+        raise ValueError(f"{phase} hook has no execNewPod")
+    exec_new_pod = hook.exec_new_pod
+    metadata = _dict(deployment.get("metadata"))
+    name, namespace = str(metadata.get("name")), str(metadata.get("namespace"))
+    template_spec = _dict(_dict(_dict(deployment.get("spec")).get("template")).get("spec"))
+    source = next(
+        c
+        for c in template_spec.get("containers") or []
+        if _dict(c).get("name") == exec_new_pod.container_name
+    )
+    container: dict[str, Any] = {"name": exec_new_pod.container_name}
+    for field in _CONTAINER_FIELDS:
+        if field in source:
+            container[field] = copy.deepcopy(source[field])
+    container["command"] = list(exec_new_pod.command)
+    container["env"] = _merge_env(
+        source.get("env") or [], hook_env(namespace, name, revision), exec_new_pod.env
+    )
+    wanted_volumes = set(exec_new_pod.volumes)
+    mounts = [m for m in source.get("volumeMounts") or [] if _dict(m).get("name") in wanted_volumes]
+    if mounts:
+        container["volumeMounts"] = copy.deepcopy(mounts)
+
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+    for field in _POD_FIELDS:
+        if field in template_spec:
+            pod_spec[field] = copy.deepcopy(template_spec[field])
+    volumes = [v for v in template_spec.get("volumes") or [] if _dict(v).get("name") in wanted_volumes]
+    if volumes:
+        pod_spec["volumes"] = copy.deepcopy(volumes)
+
+    labels = {**strategy.labels, **hook_labels(name, revision, phase)}
+    job_metadata: dict[str, Any] = {"name": hook_job_name(name, revision, phase), "namespace": namespace}
+    job_metadata["labels"] = dict(labels)
+    if strategy.annotations:
+        job_metadata["annotations"] = dict(strategy.annotations)
+    if metadata.get("uid"):
+        job_metadata["ownerReferences"] = [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": metadata["uid"]}
+        ]
+    pod_metadata: dict[str, Any] = {"labels": dict(labels)}
+    if strategy.annotations:
+        pod_metadata["annotations"] = dict(strategy.annotations)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": job_metadata,
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": strategy.active_deadline_seconds,
+            "template": {"metadata": pod_metadata, "spec": pod_spec},
+        },
+    }
+
+
+def _condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for condition in _dict(job.get("status")).get("conditions") or []:
+        if _dict(condition).get("type") == kind and condition.get("status") == "True":
+            return dict(condition)
+    return None
+
+
+def _exit(pod: dict[str, Any]) -> tuple[int | None, str]:
+    for status in _dict(pod.get("status")).get("containerStatuses") or []:
+        terminated = _dict(_dict(_dict(status).get("state")).get("terminated"))
+        if "exitCode" in terminated:
+            return int(terminated["exitCode"]), str(terminated.get("reason") or "")
+    return None, ""
+
+
+def job_outcome(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobOutcome:
+    """Has the hook Job finished, and how? The exit code comes from its pod.
+
+    Complete -> succeeded. Failed (BackoffLimitExceeded, DeadlineExceeded ...) -> failed
+    with the condition's reason. A hook pod that cannot start (ImagePullBackOff ...) is
+    left to the caller's pod-problem check and to activeDeadlineSeconds.
+    """
+    if job is None:
+        return JobOutcome(True, False, None, "Deleted", "the hook Job was deleted", None)
+    pod = pods[-1] if pods else None
+    pod_name = _dict(_dict(pod).get("metadata")).get("name") if pod else None
+    exit_code, exit_reason = _exit(pod) if pod else (None, "")
+    if _condition(job, "Complete") or _condition(job, "SuccessCriteriaMet"):
+        return JobOutcome(True, True, exit_code if exit_code is not None else 0, "Completed", "", pod_name)
+    failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
+    if failed:
+        reason = str(failed.get("reason") or "Failed")
+        message = str(failed.get("message") or "")
+        if exit_code is not None:
+            message = f"exit code {exit_code}" + (f" ({exit_reason})" if exit_reason else "")
+            message += f"; {failed.get('message')}" if failed.get("message") else ""
+        return JobOutcome(True, False, exit_code, reason, message, pod_name)
+    return JobOutcome(False, False, None, "", "", pod_name)
+
+
+def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last ``lines`` lines of a log."""
+    return text.splitlines()[-lines:] if text else []
+
+
+__all__ = [
+    "LABEL_DEPLOYMENT",
+    "LABEL_PHASE",
+    "LABEL_REVISION",
+    "LOG_TAIL_LINES",
+    "JobOutcome",
+    "hook_env",
+    "hook_job",
+    "hook_job_name",
+    "hook_labels",
+    "job_outcome",
+    "log_tail",
+]

@@ -1,0 +1,211 @@
+"""Lifecycle hooks (pre / mid / post) of openrollout.k8s.rollout, on the local control plane.
+
+Hook pods are Jobs' pods, finished by KWOK's pod-complete stage: the strategy's annotations
+reach the hook pod, so `openrollout.test/exit-code` makes a hook fail with that code, and the
+label `openrollout.test/logs` gives it a log served through the API server (hack/cluster/README.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+from test_rollout import assert_ok, deployment, images
+
+
+def hook(command: str = "migrate", policy: str = "Abort", **extra: Any) -> dict:
+    return {
+        "failurePolicy": policy,
+        "execNewPod": {"containerName": "app", "command": ["/bin/sh", "-c", command], **extra},
+    }
+
+
+def events(result: dict) -> list[str]:
+    return [e["event"] for e in result["timeline"] if e["event"] != "replicas"]
+
+
+def jobs(batch_v1: client.BatchV1Api, namespace: str) -> dict[str, client.V1Job]:
+    return {j.metadata.name: j for j in batch_v1.list_namespaced_job(namespace).items}
+
+
+def test_rolling_pre_and_post_hooks_run_once_in_order(run_task, namespace, batch_v1, core_v1):
+    strategy = {
+        "type": "Rolling",
+        "rollingParams": {
+            "maxSurge": 1,
+            "maxUnavailable": 1,
+            "pre": hook(env=[{"name": "STEP", "value": "pre"}]),
+            "post": hook(),
+        },
+    }
+    first = run_task("rollout", {"definition": deployment(namespace), "strategy": strategy})
+    assert_ok(first, True)
+    assert [h["phase"] for h in first["hooks"]] == ["pre", "post"]
+    assert events(first)[:3] == ["hook_started", "hook_finished", "applied"]
+    assert events(first)[-3:] == ["complete", "hook_started", "hook_finished"]
+
+    args = {"definition": deployment(namespace, "registry.example/web:v2"), "strategy": strategy}
+    check = run_task("rollout", args, check=True)
+    assert_ok(check, True)
+    assert check["hooks"] == [
+        {"phase": "pre", "job": "web-2-hook-pre", "planned": True},
+        {"phase": "post", "job": "web-2-hook-post", "planned": True},
+    ]
+    assert set(jobs(batch_v1, namespace)) == {"web-1-hook-pre", "web-1-hook-post"}
+
+    real = run_task("rollout", args)
+    assert_ok(real, True)
+    assert [(h["phase"], h["job"], h["succeeded"], h["exit_code"], h["attempts"]) for h in real["hooks"]] == [
+        ("pre", "web-2-hook-pre", True, 0, 1),
+        ("post", "web-2-hook-post", True, 0, 1),
+    ]
+    order = events(real)
+    assert (
+        order.index("hook_finished")
+        < order.index("applied")
+        < order.index("complete")
+        < order.index("hook_started", order.index("complete"))
+    )
+    # before-hook-creation: revision 1's hook Jobs are gone, revision 2's stay for kubectl logs.
+    current = jobs(batch_v1, namespace)
+    assert set(current) == {"web-2-hook-pre", "web-2-hook-post"}
+    pre = current["web-2-hook-pre"]
+    assert pre.metadata.labels["openrollout.k8s/hook"] == "pre"
+    assert pre.metadata.owner_references[0].kind == "Deployment"
+    container = pre.spec.template.spec.containers[0]
+    assert container.image == "registry.example/web:v2"  # the NEW template's image
+    assert container.command == ["/bin/sh", "-c", "migrate"]
+    env = {e.name: e.value for e in container.env}
+    assert env["STEP"] == "pre"
+    assert env["OPENROLLOUT_DEPLOYMENT_NAME"] == "web"
+    assert env["OPENROLLOUT_DEPLOYMENT_NAMESPACE"] == namespace
+    assert env["OPENROLLOUT_DEPLOYMENT_REVISION"] == "2"
+    assert env["OPENSHIFT_DEPLOYMENT_NAME"] == "web-2"
+    assert "app" not in (pre.spec.template.metadata.labels or {})  # not a pod of the app
+
+    again = run_task("rollout", args)
+    assert_ok(again, False)
+    assert again["hooks"] == []
+    assert {n: j.metadata.uid for n, j in jobs(batch_v1, namespace).items()} == {
+        n: j.metadata.uid for n, j in current.items()
+    }
+
+
+def test_recreate_mid_hook_runs_with_no_app_pod(run_task, namespace, apps_v1):
+    strategy = {"type": "Recreate", "recreateParams": {"pre": hook(), "mid": hook(), "post": hook()}}
+    assert_ok(run_task("rollout", {"definition": deployment(namespace), "strategy": strategy}), True)
+    result = run_task(
+        "rollout", {"definition": deployment(namespace, "registry.example/web:v2"), "strategy": strategy}
+    )
+    assert_ok(result, True)
+    assert [h["phase"] for h in result["hooks"]] == ["pre", "mid", "post"]
+    timeline = list(result["timeline"])
+    started = [e for e in timeline if e["event"] == "hook_started"]
+    assert [e["phase"] for e in started] == ["pre", "mid", "post"]
+    names = [e["event"] for e in timeline]
+    mid_at = timeline.index(started[1])
+    # mid: after the old pods are gone and before the new revision gets its first pod.
+    assert names.index("old_scaled_down") < mid_at < names.index("new_validated")
+    seen = [e for e in timeline[:mid_at] if e["event"] == "replicas"][-1]
+    assert seen["old"]["replicas"] == seen["new"]["replicas"] == 0
+    assert seen["old"]["ready"] == seen["new"]["ready"] == 0
+    # pre ran while the old revision still served all its pods.
+    pre_at = timeline.index(started[0])
+    assert names.index("applied") > pre_at
+    assert images(apps_v1, namespace) == ["registry.example/web:v2"]
+
+
+def test_failing_pre_hook_aborts_before_any_change(run_task, namespace, apps_v1):
+    assert_ok(run_task("rollout", {"definition": deployment(namespace)}), True)
+    strategy = {
+        "type": "Rolling",
+        "rollingParams": {"pre": hook()},
+        "labels": {"openrollout.test/logs": "hook-fail"},
+        "annotations": {"openrollout.test/exit-code": "3"},
+    }
+    before = apps_v1.read_namespaced_deployment("web", namespace)
+    result = run_task(
+        "rollout", {"definition": deployment(namespace, "registry.example/web:v2"), "strategy": strategy}
+    )
+    assert result["failed"]
+    assert result["failure"]["reason"] == "HookFailed"
+    assert result["msg"].startswith("pre hook web-2-hook-pre failed with exit code 3; last log lines: ")
+    assert "migration 0042_create_users failed, exiting with code 3" in result["msg"]
+    assert result["msg"].endswith(
+        f"The Deployment was not changed: Deployment {namespace}/web is at revision 1 (app=registry.example/web:v1) with 4/4 pods available"
+    )
+    [record] = result["hooks"]
+    assert record["exit_code"] == 3 and not record["succeeded"]
+    assert record["log_tail"][-1].endswith("migration 0042_create_users failed, exiting with code 3")
+    after = apps_v1.read_namespaced_deployment("web", namespace)
+    assert after.metadata.generation == before.metadata.generation
+    assert images(apps_v1, namespace) == ["registry.example/web:v1"]
+
+
+def test_failing_mid_hook_rolls_back_to_the_previous_revision(run_task, namespace, apps_v1):
+    strategy = {
+        "type": "Recreate",
+        "recreateParams": {"mid": hook()},
+        "annotations": {"openrollout.test/exit-code": "4"},
+    }
+    plain = {"type": "Recreate"}
+    assert_ok(run_task("rollout", {"definition": deployment(namespace), "strategy": plain}), True)
+    result = run_task(
+        "rollout", {"definition": deployment(namespace, "registry.example/web:v2"), "strategy": strategy}
+    )
+    assert result["failed"] and result["rolled_back"]
+    assert "mid hook web-2-hook-mid failed with exit code 4; no log available" in result["msg"]
+    assert "Rolled back to the template of revision 1" in result["msg"]
+    live = apps_v1.read_namespaced_deployment("web", namespace)
+    assert images(apps_v1, namespace) == ["registry.example/web:v1"]
+    assert live.status.available_replicas == 4
+
+
+def test_ignore_policy_warns_and_goes_on(run_task, namespace, apps_v1):
+    strategy = {
+        "type": "Rolling",
+        "rollingParams": {"post": hook(policy="Ignore")},
+        "annotations": {"openrollout.test/exit-code": "5"},
+    }
+    assert_ok(run_task("rollout", {"definition": deployment(namespace)}), True)
+    result = run_task(
+        "rollout", {"definition": deployment(namespace, "registry.example/web:v2"), "strategy": strategy}
+    )
+    assert_ok(result, True)
+    [record] = result["hooks"]
+    assert (record["phase"], record["succeeded"], record["exit_code"]) == ("post", False, 5)
+    assert any(
+        "post hook web-2-hook-post failed with exit code 5" in w and "failurePolicy Ignore" in w
+        for w in result["warnings"]
+    )
+    assert images(apps_v1, namespace) == ["registry.example/web:v2"]
+
+
+def test_retry_policy_retries_until_its_deadline(run_task, namespace, apps_v1):
+    strategy = {
+        "type": "Rolling",
+        "rollingParams": {"timeoutSeconds": 2, "pre": hook(policy="Retry")},
+        "activeDeadlineSeconds": 6,
+        "annotations": {"openrollout.test/exit-code": "1"},
+    }
+    assert_ok(run_task("rollout", {"definition": deployment(namespace)}), True)
+    result = run_task(
+        "rollout", {"definition": deployment(namespace, "registry.example/web:v2"), "strategy": strategy}
+    )
+    assert result["failed"]
+    [record] = result["hooks"]
+    assert record["attempts"] >= 2
+    assert f"failurePolicy Retry ran out of time after {record['attempts']} attempts" in result["msg"]
+    assert images(apps_v1, namespace) == ["registry.example/web:v1"]
+
+
+def test_hook_naming_an_unknown_container_is_refused(run_task, namespace):
+    strategy = {
+        "type": "Rolling",
+        "rollingParams": {"pre": {"execNewPod": {"containerName": "nope", "command": ["x"]}}},
+    }
+    result = run_task("rollout", {"definition": deployment(namespace), "strategy": strategy})
+    assert result["failed"]
+    assert (
+        result["msg"] == "pre hook: container 'nope' is not a container of the pod template; containers: app"
+    )
