@@ -373,6 +373,58 @@ def rollback_patch(deployment: dict[str, Any], target_rs: dict[str, Any]) -> lis
     ]
 
 
+# --- undo (rollout_undo) ------------------------------------------------------------
+
+
+def revision_history(obj: dict[str, Any]) -> list[int]:
+    """The revisions a ReplicaSet had before its current one, oldest first.
+
+    When a Deployment goes back to the template of an old ReplicaSet (kubectl rollout undo),
+    the controller gives that ReplicaSet the next revision number and appends the old one to
+    its deployment.kubernetes.io/revision-history annotation: "1,4" then means it was
+    revision 1, then 4, and is now what the revision annotation says. Unreadable entries are
+    left out.
+    """
+    value = _annotations(obj).get(REVISION_HISTORY_ANNOTATION)
+    if not isinstance(value, str):
+        return []
+    numbers = []
+    for part in value.split(","):
+        try:
+            number = int(part.strip())
+        except ValueError:
+            continue
+        if number > 0:
+            numbers.append(number)
+    return numbers
+
+
+def undo_target(
+    deployment: dict[str, Any],
+    replica_sets: list[dict[str, Any]],
+    to_revision: int | None,
+) -> dict[str, Any]:
+    """The ReplicaSet ``rollout_undo`` goes back to: kubectl's rollback_target, then history.
+
+    kubectl's rule first (the previous revision, or exactly ``to_revision``). When
+    ``to_revision`` no longer exists because an earlier undo renumbered it, the ReplicaSet
+    whose revision-history holds it is the same template: revisions 1, 2, 3, undo to 1
+    makes RS 1 revision 4 (history "1"), and undo to 1 again finds RS 4, whose template
+    the Deployment already has, so the second run changes nothing instead of failing as
+    kubectl does ("unable to find specified revision 1 in history"). Revision numbers are
+    never reused, so this cannot pick another template. RevisionNotFound otherwise.
+    """
+    try:
+        return rollback_target(deployment, replica_sets, to_revision)
+    except RevisionNotFound:
+        if not to_revision:
+            raise
+        renumbered = [rs for rs in _owned(deployment, replica_sets) if to_revision in revision_history(rs)]
+        if not renumbered:
+            raise
+        return max(renumbered, key=lambda rs: (revision(rs), _created_key(rs)))
+
+
 # --- history (kubectl rollout history) ------------------------------------------------
 
 
@@ -429,9 +481,11 @@ __all__ = [
     "next_revision",
     "owned_by",
     "revision",
+    "revision_history",
     "rollback_patch",
     "rollback_refusal",
     "rollback_target",
     "rollback_template_and_annotations",
     "template_without_hash",
+    "undo_target",
 ]

@@ -1,0 +1,244 @@
+#!/usr/bin/python
+# Copyright (c) openrollout.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: rollout_undo
+short_description: Roll a Deployment back to an earlier revision, as kubectl rollout undo does, and wait
+version_added: 0.1.0
+description:
+  - Rolls a Deployment back to O(to_revision), or to the previous revision, and waits until the
+    rollback is complete.
+  - The result on the cluster is the one C(kubectl rollout undo --to-revision=N) gives. The pod
+    template of the revision's ReplicaSet comes back without its C(pod-template-hash) label. The
+    Deployment's annotations become the ReplicaSet's, so the change-cause recorded with that
+    revision comes back too. The annotations on kubectl's skip list stay as they are (the
+    last-applied configuration and the controller's revision bookkeeping). The controller then
+    gives that ReplicaSet the next revision number, as for kubectl.
+  - The revisions of a Deployment are the ReplicaSets it controls, found by owner reference,
+    never by labels alone.
+  - The previous revision is the second-highest revision number, kubectl's rule, and not the
+    current one minus one. With revisions 1, 2 and 4, the previous one is 2.
+  - When the Deployment already has the template of the revision, nothing is written and the
+    task reports no change.
+  - A paused Deployment is refused, as kubectl refuses it.
+  - The wait is the one of M(openrollout.k8s.rollout). It watches the Deployment, its
+    ReplicaSets and its pods. It fails at once on C(ProgressDeadlineExceeded) or on a pod reason
+    that waiting does not cure (C(CrashLoopBackOff), C(ImagePullBackOff), C(Unschedulable) ...),
+    and after O(timeout_seconds) without progress.
+  - The write is a JSON patch, guarded by the resourceVersion it was computed from. A
+    concurrent change makes the module read again and recompute.
+author:
+  - openrollout.k8s contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - openrollout.k8s.auth
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - The patch is sent as a server dry run. The result has the revision the rollback would get and
+        the Deployment as it would be. Nothing is written.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details:
+      - The Deployment's metadata and spec before and after.
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+    details:
+      - With O(to_revision), the second run finds the template in place and changes nothing. The
+        controller renumbers the revision on the first run, so kubectl would fail the second time
+        (C(unable to find specified revision)). This module follows the ReplicaSet's
+        C(deployment.kubernetes.io/revision-history) annotation, which keeps the old number.
+      - Without O(to_revision), each run goes back one revision, as C(kubectl rollout undo) does.
+        Running it twice returns to where it started.
+options:
+  name:
+    description:
+      - Name of the Deployment.
+    type: str
+    required: true
+  namespace:
+    description:
+      - Namespace of the Deployment.
+    type: str
+    default: default
+  kind:
+    description:
+      - The kind of workload. This version rolls back Deployments.
+    type: str
+    choices: [Deployment]
+    default: Deployment
+  to_revision:
+    description:
+      - The revision to roll back to, as C(kubectl rollout history) numbers them.
+      - When not set, or V(0), the previous revision (the second-highest number).
+      - A revision that does not exist is an error that lists the revisions that do.
+    type: int
+  wait:
+    description:
+      - Wait until the rollback is complete, by kubectl's done-test.
+      - When V(false), the task returns once the Deployment is patched, and the controller rolls
+        back alone.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Longest time in seconds for the whole wait. When it runs out, the task fails with reason
+        C(WaitTimeout). The Deployment is left as it is then.
+      - By default there is no overall limit. The wait is bounded by O(timeout_seconds) of no progress.
+    type: int
+  timeout_seconds:
+    description:
+      - How long the rollback may go without progress (no change in replica counts, readiness or
+        pods) before the task fails with reason C(Timeout). This is OpenShift's C(timeoutSeconds).
+    type: int
+    default: 600
+notes:
+  - A failed wait does not roll anything further back. The message says how far the rollback got.
+  - Lifecycle hooks of the Deployment's strategy are not run by this version of the module.
+seealso:
+  - module: openrollout.k8s.rollout
+    description: Rolls out a new revision, and rolls back by itself when that fails.
+  - module: openrollout.k8s.rollout_info
+    description: The revisions a Deployment has, to choose O(to_revision) from.
+  - module: openrollout.k8s.rollout_control
+    description: Pause, resume, restart, retry or cancel a rollout.
+"""
+
+EXAMPLES = r"""
+- name: Back to the previous revision, as kubectl rollout undo
+  openrollout.k8s.rollout_undo:
+    name: web
+    namespace: shop
+
+- name: Back to revision 3, and at most 5 minutes for it
+  openrollout.k8s.rollout_undo:
+    name: web
+    namespace: shop
+    to_revision: 3
+    wait_timeout: 300
+
+- name: Show what revision 3 would bring back
+  openrollout.k8s.rollout_undo:
+    name: web
+    namespace: shop
+    to_revision: 3
+  check_mode: true
+  diff: true
+  register: plan
+"""
+
+RETURN = r"""
+revision:
+  description:
+    - The Deployment's revision at the end. A rollback makes a new revision, the next number.
+    - In check mode, the revision the rollback would get.
+  returned: always
+  type: int
+  sample: 5
+previous_revision:
+  description: The Deployment's revision before the task.
+  returned: always
+  type: int
+  sample: 4
+rolled_back_to:
+  description:
+    - The revision rolled back to, as asked with O(to_revision), or the previous revision when
+      O(to_revision) is not set.
+  returned: when the revision exists
+  type: int
+  sample: 2
+available_revisions:
+  description: The revisions that exist, when the one asked for does not.
+  returned: when the revision does not exist
+  type: list
+  elements: int
+  sample: [2, 3, 4]
+kind:
+  description: The kind of workload.
+  returned: always
+  type: str
+  sample: Deployment
+deployment:
+  description:
+    - The Deployment at the end, without C(managedFields). In check mode, as it would be.
+  returned: always
+  type: dict
+timeline:
+  description:
+    - Timestamped events. C(applied) (with C(to_revision), C(revision) and C(images)), C(replicas)
+      (new and old ReplicaSets' replicas, ready and available, at each change), C(complete),
+      C(unchanged) and C(failed).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {time: "2026-11-23T10:00:00.120+00:00", event: applied, to_revision: 2, revision: 5, images: {app: "web:2"}}
+    - {time: "2026-11-23T10:00:04.002+00:00", event: complete}
+failure:
+  description: Why the wait failed. C(reason) is for example C(CrashLoopBackOff), C(ProgressDeadlineExceeded) or C(Timeout).
+  returned: when the wait fails
+  type: dict
+  sample: {reason: CrashLoopBackOff, message: "CrashLoopBackOff: web-7d9c-x2x (container app)"}
+diff:
+  description: The Deployment's metadata and spec before and after.
+  returned: in diff mode
+  type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import AUTH_ARG_SPEC, argument_spec
+from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    ClientError,
+    client_from_params,
+)
+from ansible_collections.openrollout.k8s.plugins.module_utils._undo import (
+    DEFAULT_TIMEOUT_SECONDS,
+    DeploymentUndo,
+    UndoError,
+    UndoInputError,
+    build_undo_request,
+)
+
+UNDO_ARG_SPEC = {
+    "name": {"type": "str", "required": True},
+    "namespace": {"type": "str", "default": "default"},
+    "kind": {"type": "str", "choices": ["Deployment"], "default": "Deployment"},
+    "to_revision": {"type": "int"},
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int"},
+    "timeout_seconds": {"type": "int", "default": DEFAULT_TIMEOUT_SECONDS},
+}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(AUTH_ARG_SPEC, UNDO_ARG_SPEC),
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    try:
+        request = build_undo_request(module.params)
+        undo = DeploymentUndo(
+            client_from_params(module.params, os.environ), request, module.check_mode, module._diff
+        )
+        result = undo.run()
+    except UndoError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
+    except (UndoInputError, ClientError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
