@@ -347,7 +347,10 @@ def apply_body(request: RolloutRequest, replicas: int | None = None) -> dict[str
         raise ValueError("apply_body needs a definition")
     body = copy.deepcopy(request.body)
     if request.change_cause is not None:
-        body["metadata"].setdefault("annotations", {})[CHANGE_CAUSE_ANNOTATION] = request.change_cause
+        # "annotations:" with nothing under it is null in YAML.
+        annotations = dict(body["metadata"].get("annotations") or {})
+        annotations[CHANGE_CAUSE_ANNOTATION] = request.change_cause
+        body["metadata"]["annotations"] = annotations
     if replicas is not None:
         body["spec"]["replicas"] = replicas
     return body
@@ -414,7 +417,7 @@ def plan_steps(strategy: Strategy, change: Change, replicas: int, old_replicas: 
     elif change.created and strategy.type == STRATEGY_RECREATE:
         states = plan_recreate_steps(replicas, 0)
     elif change.created:
-        states = [(0, 0), (replicas, 0)]
+        states = [(0, 0), (replicas, 0)] if replicas else [(0, 0)]
     else:
         states = [(old_replicas, 0)] if old_replicas == replicas else [(old_replicas, 0), (replicas, 0)]
     return [{"new": new, "old": old} for new, old in states]
