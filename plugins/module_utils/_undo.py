@@ -4,15 +4,17 @@ from __future__ import annotations
 
 # rollout_undo: kubectl rollout undo as an idempotent task, then a wait for the rollback.
 #
-#   observe  the Deployment and the ReplicaSets it controls (owner reference, never labels)
-#   decide   the target (_revisions.undo_target), kubectl's refusal of a paused Deployment,
-#            kubectl's patch, or nothing when the template already matches
-#   act      kubectl's JSON patch, guarded by the resourceVersion it was computed from
+#   observe  the workload and its revisions: a Deployment's ReplicaSets, a StatefulSet's or
+#            DaemonSet's ControllerRevisions (controller owner reference, never labels alone)
+#   decide   the target (_revisions.undo_target, _workloads.controller_revision_undo_target),
+#            kubectl's refusal of a paused Deployment, kubectl's patch, or nothing when the
+#            template already matches
+#   act      kubectl's patch, guarded by the resourceVersion it was computed from
 #            (check mode: the same patch as a server dry run)
-#   wait     _waiter.DeploymentWaiter, the rollout module's waiter and failure reasons
+#   wait     _waiter.DeploymentWaiter (the rollout module's) or _waiter.WorkloadWaiter
 #
-# The Deployment controller does the rest as for kubectl: it re-labels the ReplicaSet of the
-# target with the next revision number and scales it up.
+# The controllers do the rest as for kubectl: they give the target ReplicaSet or
+# ControllerRevision the next revision number and roll the pods to it.
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
@@ -28,13 +30,31 @@ from ._revisions import (
     rollback_refusal,
     undo_target,
 )
-from ._rollout import FIELD_MANAGER, GOAL_COMPLETE, for_diff, selector_string, without_noise
+from ._rollout import FIELD_MANAGER, GOAL_COMPLETE, Failure, for_diff, selector_string, without_noise
 from ._status import deployment_status
-from ._waiter import DeploymentWaiter, StepFailed, Timeline
+from ._waiter import DeploymentWaiter, StepFailed, Timeline, WorkloadWaiter
+from ._workloads import (
+    DAEMON_SET,
+    DEPLOYMENT,
+    KINDS,
+    ROLLING_UPDATE,
+    STATEFUL_SET,
+    controller_revision_matches,
+    controller_revision_number,
+    controller_revision_patch,
+    controller_revision_template,
+    controller_revision_undo_target,
+    find_current_controller_revision,
+    next_controller_revision,
+    rollout_status,
+    undo_history_patch,
+)
 
 JSONDict = Dict[str, Any]
 
 JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 DEFAULT_TIMEOUT_SECONDS = 600
 
 
@@ -76,8 +96,11 @@ def build_undo_request(params: Dict[str, Any]) -> UndoRequest:
         timeout_seconds = DEFAULT_TIMEOUT_SECONDS
     if timeout_seconds <= 0:
         raise UndoInputError(f"timeout_seconds must be more than 0 seconds, got {timeout_seconds}")
+    kind = str(params.get("kind") or DEPLOYMENT)
+    if kind not in KINDS:
+        raise UndoInputError(f"kind must be one of {', '.join(KINDS)}, got {kind}")
     return UndoRequest(
-        kind=str(params.get("kind") or "Deployment"),
+        kind=kind,
         namespace=str(params.get("namespace") or "default"),
         name=str(params["name"]),
         to_revision=to_revision or None,
@@ -87,13 +110,11 @@ def build_undo_request(params: Dict[str, Any]) -> UndoRequest:
     )
 
 
-def images_text(template: JSONDict) -> str:
-    """'app=web:1, side=proxy:2': a pod template's images for messages."""
-    return ", ".join(f"{name}={image}" for name, image in sorted(images_of(template).items()))
+class Undo:
+    """What undoing any kind shares: the result, the failures, the diff. run() is per kind."""
 
-
-class DeploymentUndo:
-    """Rolls one Deployment back; run() returns the module result or raises UndoError."""
+    # The result's key for the workload at the end.
+    object_key = "workload"
 
     def __init__(
         self,
@@ -108,16 +129,69 @@ class DeploymentUndo:
         self.check_mode = check_mode
         self.diff = diff
         self.timeline = Timeline(wall_clock)
-        self.what = f"Deployment {request.namespace}/{request.name}"
+        self.what = f"{request.kind} {request.namespace}/{request.name}"
+        self.warnings: List[str] = []
         self.result: JSONDict = {
             "changed": False,
-            "kind": "Deployment",
+            "kind": request.kind,
             "revision": None,
             "previous_revision": None,
             "rolled_back_to": None,
-            "deployment": None,
+            self.object_key: None,
             "timeline": self.timeline.events,
         }
+
+    def run(self) -> JSONDict:
+        raise NotImplementedError
+
+    def _fail(self, message: str, **extra: Any) -> UndoError:
+        return UndoError(message, {**self._finish(), **extra})
+
+    def _finish(self) -> JSONDict:
+        if self.warnings:
+            self.result["warnings"] = list(self.warnings)
+        return self.result
+
+    def _set_diff(self, before: JSONDict, after: JSONDict) -> None:
+        if self.diff:
+            self.result["diff"] = {"before": for_diff(before), "after": for_diff(after)}
+
+    def _wait_failed(
+        self, failure: Failure, now: Optional[JSONDict], number: Any, unchanged: bool
+    ) -> UndoError:
+        """The UndoError for a failed wait: the reason, and how far the rollback got."""
+        self.timeline.event("failed", reason=failure.reason, message=failure.message)
+        detail = failure.message
+        if not detail.startswith(failure.reason):
+            detail = f"{failure.reason}: {detail}"
+        if unchanged:
+            message = (
+                f"{self.what} already has the template of revision {self.result['rolled_back_to']}, "
+                f"but its rollout does not complete: {detail}"
+            )
+        else:
+            message = (
+                f"rollback of {self.what} to revision {self.result['rolled_back_to']} "
+                f"(now revision {number}) did not complete: {detail}"
+            )
+        return self._fail(
+            message,
+            failure={"reason": failure.reason, "message": failure.message},
+            **{self.object_key: without_noise(now)},
+        )
+
+
+def undo_for(client: KubeClient, request: UndoRequest, check_mode: bool = False, diff: bool = False) -> Undo:
+    """The undo for the request's kind."""
+    if request.kind == DEPLOYMENT:
+        return DeploymentUndo(client, request, check_mode, diff)
+    return ControllerRevisionUndo(client, request, check_mode, diff)
+
+
+class DeploymentUndo(Undo):
+    """Rolls one Deployment back to one of its ReplicaSets, as kubectl does."""
+
+    object_key = "deployment"
 
     # --- reading ------------------------------------------------------------------------
 
@@ -138,9 +212,6 @@ class DeploymentUndo:
         )
         return list((listed or {}).get("items", []))
 
-    def _fail(self, message: str, **extra: Any) -> UndoError:
-        return UndoError(message, {**self.result, **extra})
-
     # --- the undo -----------------------------------------------------------------------
 
     def run(self) -> JSONDict:
@@ -151,8 +222,7 @@ class DeploymentUndo:
         replica_sets = self._replica_sets(live)
         current_rs = find_new_replica_set(live, replica_sets)
         previous = revision(live) or (revision(current_rs) if current_rs is not None else 0)
-        self.result["previous_revision"] = previous or None
-        self.result["revision"] = previous or None
+        self.result.update(previous_revision=previous or None, revision=previous or None)
         self.result["deployment"] = without_noise(live)
         try:
             target = undo_target(live, replica_sets, request.to_revision)
@@ -172,18 +242,17 @@ class DeploymentUndo:
                 live = self._get() or live
             self._set_diff(live, live)
             self.result["deployment"] = without_noise(live)
-            return self.result
+            return self._finish()
 
         planned = next_revision(
             {**live, "spec": {**live["spec"], "template": target["spec"]["template"]}}, replica_sets
         )
-        self.result["changed"] = True
-        self.result["revision"] = planned
+        self.result.update(changed=True, revision=planned)
         if self.check_mode:
             after = self._send(live, patch, dry_run=True)
             self._set_diff(live, after)
             self.result["deployment"] = without_noise(after)
-            return self.result
+            return self._finish()
 
         written = self.client.retry_on_conflict(lambda: self._roll_back(target), "rollback")
         self.timeline.event(
@@ -200,7 +269,7 @@ class DeploymentUndo:
             if final is not None:
                 self.result["deployment"] = without_noise(final)
                 self.result["revision"] = revision(final) or planned
-        return self.result
+        return self._finish()
 
     def _roll_back(self, target: JSONDict) -> JSONDict:
         """One attempt: re-read, re-check, send kubectl's patch guarded by the read's resourceVersion."""
@@ -251,43 +320,185 @@ class DeploymentUndo:
         try:
             waiter.wait(GOAL_COMPLETE, request.timeout_seconds)
         except StepFailed as failed:
-            failure = failed.failure
-            self.timeline.event("failed", reason=failure.reason, message=failure.message)
-            detail = (
-                failure.message
-                if failure.message.startswith(failure.reason)
-                else (f"{failure.reason}: {failure.message}")
-            )
             now = self._get()
-            if unchanged:
-                message = (
-                    f"{self.what} already has the template of revision {self.result['rolled_back_to']}, "
-                    f"but its rollout does not complete: {detail}"
-                )
-            else:
-                message = (
-                    f"rollback of {self.what} to revision {self.result['rolled_back_to']} "
-                    f"(now revision {revision(now or deployment) or self.result['revision']}) "
-                    f"did not complete: {detail}"
-                )
-            raise self._fail(
-                message,
-                failure={"reason": failure.reason, "message": failure.message},
-                deployment=without_noise(now),
-            ) from None
+            number = revision(now or deployment) or self.result["revision"]
+            raise self._wait_failed(failed.failure, now, number, unchanged) from None
         self.timeline.event("complete")
 
-    def _set_diff(self, before: JSONDict, after: JSONDict) -> None:
-        if self.diff:
-            self.result["diff"] = {"before": for_diff(before), "after": for_diff(after)}
+
+class ControllerRevisionUndo(Undo):
+    """Rolls a StatefulSet or DaemonSet back to one of its ControllerRevisions, as kubectl does."""
+
+    object_key = "workload"
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _get(self) -> Optional[JSONDict]:
+        apps = self.client.apps
+        read = {STATEFUL_SET: apps.read_namespaced_stateful_set, DAEMON_SET: apps.read_namespaced_daemon_set}
+        return self.client.call(
+            f"reading {self.what}", read[self.request.kind], self.request.name, self.request.namespace
+        )
+
+    def _revisions(self, workload: JSONDict) -> List[JSONDict]:
+        listed = self.client.call(
+            f"listing the ControllerRevisions of {self.what}",
+            self.client.apps.list_namespaced_controller_revision,
+            self.request.namespace,
+            label_selector=selector_string(workload.get("spec", {}).get("selector")),
+        )
+        return list((listed or {}).get("items", []))
+
+    def _current_number(self, workload: JSONDict, revisions: List[JSONDict]) -> Optional[int]:
+        current = find_current_controller_revision(self.request.kind, workload, revisions)
+        return controller_revision_number(current) if current is not None else None
+
+    # --- the undo -----------------------------------------------------------------------
+
+    def run(self) -> JSONDict:
+        request = self.request
+        live = self._get()
+        if live is None:
+            raise self._fail(f"{self.what} not found")
+        revisions = self._revisions(live)
+        previous = self._current_number(live, revisions)
+        self.result.update(previous_revision=previous, revision=previous, workload=without_noise(live))
+        try:
+            target = controller_revision_undo_target(request.kind, live, revisions, request.to_revision)
+        except RevisionNotFound as exc:
+            raise self._fail(str(exc), available_revisions=exc.available) from None
+        self.result["rolled_back_to"] = request.to_revision or controller_revision_number(target)
+
+        if controller_revision_matches(live, target):
+            self.timeline.event("unchanged", revision=previous)
+            if (
+                request.wait
+                and not self.check_mode
+                and self._waitable(live)
+                and not rollout_status(request.kind, live).done
+            ):
+                self._wait(live, unchanged=True)
+                live = self._get() or live
+            self._set_diff(live, live)
+            self.result["workload"] = without_noise(live)
+            return self._finish()
+
+        planned = next_controller_revision(live, revisions)
+        self.result.update(changed=True, revision=planned)
+        if self.check_mode:
+            after = self._send(controller_revision_patch(target, live["metadata"]["resourceVersion"]), True)
+            self._set_diff(live, after)
+            self.result["workload"] = without_noise(after)
+            return self._finish()
+
+        self._record_history(target)
+        written = self.client.retry_on_conflict(lambda: self._roll_back(target), "rollback")
+        self.timeline.event(
+            "applied",
+            to_revision=controller_revision_number(target),
+            revision=planned,
+            images=images_of(controller_revision_template(target)),
+        )
+        self._set_diff(live, written)
+        self.result["workload"] = without_noise(written)
+        if request.wait and self._waitable(written):
+            self._wait(written)
+            final = self._get()
+            if final is not None:
+                self.result["workload"] = without_noise(final)
+                self.result["revision"] = self._current_number(final, self._revisions(final)) or planned
+        return self._finish()
+
+    def _waitable(self, workload: JSONDict) -> bool:
+        """kubectl's done-test needs RollingUpdate: with OnDelete, pods change only when deleted."""
+        strategy = (workload.get("spec", {}).get("updateStrategy") or {}).get("type")
+        if strategy == ROLLING_UPDATE:
+            return True
+        self.warnings.append(
+            f"{self.what} has updateStrategy {strategy}: its pods take the template only when they "
+            "are deleted, so the rollback was not waited for"
+        )
+        return False
+
+    def _record_history(self, target: JSONDict) -> None:
+        """Note the target's number on it before the controller renumbers it (_workloads.undo_history)."""
+        name = target["metadata"]["name"]
+        what = f"ControllerRevision {self.request.namespace}/{name}"
+
+        def attempt() -> None:
+            fresh = self.client.call(
+                f"reading {what}",
+                self.client.apps.read_namespaced_controller_revision,
+                name,
+                self.request.namespace,
+            )
+            patch = undo_history_patch(fresh) if fresh is not None else None
+            if patch is not None:
+                self.client.call(
+                    f"annotating {what}",
+                    self.client.apps.patch_namespaced_controller_revision,
+                    name,
+                    self.request.namespace,
+                    patch,
+                    field_manager=FIELD_MANAGER,
+                    _content_type=MERGE_PATCH,
+                )
+
+        self.client.retry_on_conflict(attempt, "revision history")
+
+    def _roll_back(self, target: JSONDict) -> JSONDict:
+        """One attempt: re-read, re-check, send the ControllerRevision's data guarded by resourceVersion."""
+        live = self._get()
+        if live is None:
+            raise self._fail(f"{self.what} was deleted")
+        if controller_revision_matches(live, target):  # someone else rolled it back in between
+            return live
+        return self._send(controller_revision_patch(target, live["metadata"]["resourceVersion"]), False)
+
+    def _send(self, patch: JSONDict, dry_run: bool) -> JSONDict:
+        apps = self.client.apps
+        patch_fn = {
+            STATEFUL_SET: apps.patch_namespaced_stateful_set,
+            DAEMON_SET: apps.patch_namespaced_daemon_set,
+        }
+        kwargs: JSONDict = {"dry_run": "All"} if dry_run else {}
+        written = self.client.call(
+            f"rolling back {self.what}",
+            patch_fn[self.request.kind],
+            self.request.name,
+            self.request.namespace,
+            patch,
+            field_manager=FIELD_MANAGER,
+            _content_type=STRATEGIC_MERGE_PATCH,
+            **kwargs,
+        )
+        if written is None:
+            raise self._fail(f"{self.what} was deleted")
+        return written
+
+    def _wait(self, workload: JSONDict, unchanged: bool = False) -> None:
+        request = self.request
+        waiter = WorkloadWaiter(self.client, request.kind, request.namespace, request.name, self.timeline)
+        waiter.set_deadline(request.wait_timeout)
+        try:
+            waiter.wait(request.timeout_seconds)
+        except StepFailed as failed:
+            now = self._get()
+            number = self._current_number(now, self._revisions(now)) if now is not None else None
+            raise self._wait_failed(
+                failed.failure, now, number or self.result["revision"], unchanged
+            ) from None
+        self.timeline.event("complete")
 
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
+    "ControllerRevisionUndo",
     "DeploymentUndo",
+    "Undo",
     "UndoError",
     "UndoInputError",
     "UndoRequest",
     "build_undo_request",
-    "images_text",
+    "undo_for",
 ]

@@ -11,8 +11,19 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ._client import KubeClient, Source, WaitTimeout
-from ._rollout import REASON_WAIT_TIMEOUT, Assessment, Failure, assess, replica_counts, selector_string
-from ._status import ProgressTracker
+from ._rollout import (
+    REASON_DELETED,
+    REASON_TIMEOUT,
+    REASON_WAIT_TIMEOUT,
+    Assessment,
+    Failure,
+    assess,
+    replica_counts,
+    selector_string,
+)
+from ._status import ProgressTracker, pod_problems, summarize_problems, unrecoverable
+from ._workloads import DAEMON_SET, STATEFUL_SET, newest_revision_pods, rollout_status
+from ._workloads import replica_counts as workload_counts
 
 JSONDict = Dict[str, Any]
 
@@ -114,4 +125,122 @@ class DeploymentWaiter:
         return result
 
 
-__all__ = ["UNBOUNDED_WAIT_SECONDS", "DeploymentWaiter", "StepFailed", "Timeline"]
+class WorkloadWaiter:
+    """Waits on a StatefulSet or DaemonSet until kubectl's done-test (_workloads.rollout_status) passes.
+
+    Watches the workload, its ControllerRevisions and its pods together. Fails at once on a pod
+    reason that waiting does not cure among the newest revision's pods (CrashLoopBackOff,
+    ImagePullBackOff, Unschedulable ...), and after ``timeout_seconds`` with no change in the
+    workload's counts or its pods (OpenShift's timeoutSeconds). ``deadline`` as DeploymentWaiter's.
+    """
+
+    def __init__(self, client: KubeClient, kind: str, namespace: str, name: str, timeline: Timeline) -> None:
+        if kind not in (STATEFUL_SET, DAEMON_SET):
+            raise ValueError(f"WorkloadWaiter waits on a StatefulSet or a DaemonSet, not a {kind}")
+        self.client = client
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.timeline = timeline
+        self.deadline: Optional[float] = None
+        self.deadline_seconds: Optional[int] = None
+
+    def set_deadline(self, seconds: Optional[int]) -> None:
+        """Bound the waits to come to ``seconds`` from now in all (None: no overall bound)."""
+        self.deadline_seconds = seconds
+        self.deadline = None if seconds is None else self.client.clock() + seconds
+
+    def wait(self, timeout_seconds: float) -> Assessment:
+        """Watch until the rollout is complete; StepFailed when it fails or stalls."""
+        apps = self.client.apps
+        what = f"{self.kind} {self.namespace}/{self.name}"
+        read, list_workloads = {
+            STATEFUL_SET: (apps.read_namespaced_stateful_set, apps.list_namespaced_stateful_set),
+            DAEMON_SET: (apps.read_namespaced_daemon_set, apps.list_namespaced_daemon_set),
+        }[self.kind]
+        live = self.client.call(f"reading {what}", read, self.name, self.namespace)
+        if live is None:
+            raise StepFailed(Failure(REASON_DELETED, f"{what} was deleted during the rollout"))
+        selectors = {
+            "namespace": self.namespace,
+            "label_selector": selector_string(live["spec"].get("selector")),
+        }
+        sources = {
+            "workload": Source(
+                list_workloads, {"namespace": self.namespace, "field_selector": f"metadata.name={self.name}"}
+            ),
+            "revisions": Source(apps.list_namespaced_controller_revision, selectors),
+            "pods": Source(self.client.core.list_namespaced_pod, selectors),
+        }
+        tracker = ProgressTracker(timeout_seconds, self.client.clock())
+        last_counts: List[Optional[JSONDict]] = [None]
+
+        def check(state: Dict[str, List[JSONDict]], now: float) -> Optional[Assessment]:
+            if not state["workload"]:
+                return Assessment(
+                    False, Failure(REASON_DELETED, f"{what} was deleted during the rollout"), ""
+                )
+            workload = state["workload"][0]
+            counts = workload_counts(self.kind, workload)
+            if counts != last_counts[0]:
+                last_counts[0] = counts
+                self.timeline.event("replicas", **counts)
+            status = rollout_status(self.kind, workload)
+            if status.done:
+                return Assessment(True, None, status.message)
+            pods = newest_revision_pods(self.kind, workload, state["revisions"], state["pods"])
+            problems = pod_problems(pods)
+            broken = unrecoverable(problems)
+            if broken:
+                return Assessment(
+                    False, Failure(broken[0].reason, summarize_problems(broken)), status.message
+                )
+            tracker.observe(
+                (
+                    tuple(counts.values()),
+                    workload.get("status", {}).get("observedGeneration"),
+                    tuple(sorted(_pod_state(pod) for pod in state["pods"])),
+                ),
+                now,
+            )
+            if tracker.stalled(now):
+                detail = f"; {summarize_problems(problems)}" if problems else ""
+                return Assessment(
+                    False,
+                    Failure(
+                        REASON_TIMEOUT,
+                        f"no progress for {tracker.timeout_seconds:g}s (timeoutSeconds): "
+                        f"{status.message}{detail}",
+                    ),
+                    status.message,
+                )
+            return None
+
+        timeout: float = UNBOUNDED_WAIT_SECONDS
+        if self.deadline is not None:
+            timeout = max(self.deadline - self.client.clock(), 0.001)
+        try:
+            result = self.client.watch_sources(sources, check, timeout, f"{what} (complete)")
+        except WaitTimeout:
+            raise StepFailed(
+                Failure(
+                    REASON_WAIT_TIMEOUT,
+                    f"wait_timeout ({self.deadline_seconds}s) reached while waiting for the rollout "
+                    "to complete",
+                )
+            ) from None
+        if result.failure is not None:
+            raise StepFailed(result.failure)
+        return result
+
+
+def _pod_state(pod: JSONDict) -> tuple[str, str, bool]:
+    """A pod's name, phase and readiness: a change in any is progress."""
+    status = pod.get("status") or {}
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+    return (str((pod.get("metadata") or {}).get("name")), str(status.get("phase")), ready)
+
+
+__all__ = ["UNBOUNDED_WAIT_SECONDS", "DeploymentWaiter", "StepFailed", "Timeline", "WorkloadWaiter"]

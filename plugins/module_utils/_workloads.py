@@ -618,22 +618,139 @@ def describe_workload(
     return result
 
 
+# --- undo (rollout_undo for StatefulSets and DaemonSets) ------------------------------
+#
+# kubectl (polymorphichelpers/rollback.go, StatefulSetRollbacker and DaemonSetRollbacker):
+# the target is the ControllerRevision numbered ``to_revision``, or the second-highest one;
+# "skipped rollback" when the workload's template is the one stored; else the workload is
+# patched with the ControllerRevision's data as a strategic merge patch. That data is
+# {"spec": {"template": {..., "$patch": "replace"}}}, so the whole template is replaced
+# and nothing else (kubectl does not touch the workload's annotations here). The
+# controller then gives that ControllerRevision the next number, max + 1.
+
+# Revisions a ControllerRevision had before an undo renumbered it ("1,4"), kept by
+# rollout_undo in the manner of the Deployment controller's revision-history annotation on
+# ReplicaSets, so that undoing to the same revision twice finds it.
+UNDO_HISTORY_ANNOTATION = "openrollout.k8s/revision-history"
+
+
+def _kind_name(kind: str, workload: dict[str, Any]) -> str:
+    return f"{kind.lower()}/{_name(workload) or '<unnamed>'}"
+
+
+def undo_history(revision: dict[str, Any]) -> list[int]:
+    """The numbers a ControllerRevision had before (UNDO_HISTORY_ANNOTATION), oldest first."""
+    value = _dict(_metadata(revision).get("annotations")).get(UNDO_HISTORY_ANNOTATION)
+    numbers = []
+    for part in value.split(",") if isinstance(value, str) else []:
+        try:
+            number = int(part.strip())
+        except ValueError:
+            continue
+        if number > 0:
+            numbers.append(number)
+    return numbers
+
+
+def controller_revision_undo_target(
+    kind: str,
+    workload: dict[str, Any],
+    revisions: list[dict[str, Any]],
+    to_revision: int | None,
+) -> dict[str, Any]:
+    """The ControllerRevision to roll back to, by kubectl's rule.
+
+    ``to_revision`` None or 0: the second-highest revision (revisions 1, 2, 4 -> 2).
+    Otherwise that revision; when an earlier undo renumbered it, the one whose
+    UNDO_HISTORY_ANNOTATION holds it. When several claim a number, the newest.
+    RevisionNotFound lists the revisions that exist.
+    """
+    owned = owned_controller_revisions(workload, revisions)
+    available = sorted({controller_revision_number(cr) for cr in owned if controller_revision_number(cr) > 0})
+    listed = ", ".join(str(n) for n in available) if available else "none"
+    name = _kind_name(kind, workload)
+    if not to_revision:
+        if len(owned) < 2:
+            raise RevisionNotFound(
+                f"no previous revision to roll back to for {name}; revisions available: {listed}",
+                available,
+                None,
+            )
+        return owned[-2]
+    matches = [cr for cr in owned if controller_revision_number(cr) == to_revision]
+    if not matches:
+        matches = [cr for cr in owned if to_revision in undo_history(cr)]
+    if to_revision < 0 or not matches:
+        raise RevisionNotFound(
+            f"revision {to_revision} not found for {name}; revisions available: {listed}",
+            available,
+            to_revision,
+        )
+    return matches[-1]
+
+
+def controller_revision_matches(workload: dict[str, Any], revision: dict[str, Any]) -> bool:
+    """The workload's template is the one the ControllerRevision stores (kubectl's *Match)."""
+    return equal_ignore_hash(controller_revision_template(revision), _dict(_spec(workload).get("template")))
+
+
+def controller_revision_patch(revision: dict[str, Any], resource_version: str) -> dict[str, Any]:
+    """kubectl's rollback patch (the ControllerRevision's data), guarded by ``resource_version``.
+
+    Send it as application/strategic-merge-patch+json: the "$patch": "replace" inside
+    replaces the whole pod template. A resourceVersion in a patch makes the API server
+    answer 409 Conflict when the object has changed since.
+    """
+    patch = copy.deepcopy(_dict(revision.get("data")))
+    patch["metadata"] = {"resourceVersion": resource_version}
+    return patch
+
+
+def undo_history_patch(revision: dict[str, Any]) -> dict[str, Any] | None:
+    """The merge patch recording the ControllerRevision's number in UNDO_HISTORY_ANNOTATION.
+
+    None when it is already the last entry. Guarded by the ControllerRevision's resourceVersion.
+    """
+    number = controller_revision_number(revision)
+    history = undo_history(revision)
+    if number <= 0 or (history and history[-1] == number):
+        return None
+    value = ",".join(str(n) for n in [*history, number])
+    return {
+        "metadata": {
+            "resourceVersion": _metadata(revision).get("resourceVersion"),
+            "annotations": {UNDO_HISTORY_ANNOTATION: value},
+        }
+    }
+
+
+def next_controller_revision(workload: dict[str, Any], revisions: list[dict[str, Any]]) -> int:
+    """The number the controller gives a rollback: the highest of the workload's revisions + 1."""
+    owned = owned_controller_revisions(workload, revisions)
+    return max((controller_revision_number(cr) for cr in owned), default=0) + 1
+
+
 __all__ = [
     "CONTROLLER_REVISION_HASH_LABEL",
     "DAEMON_SET",
     "DEPLOYMENT",
     "KINDS",
     "STATEFUL_SET",
+    "UNDO_HISTORY_ANNOTATION",
     "UNSUPPORTED_STRATEGY_MESSAGE",
     "RevisionNotFound",
     "controller_revision_history",
+    "controller_revision_matches",
     "controller_revision_number",
+    "controller_revision_patch",
     "controller_revision_template",
+    "controller_revision_undo_target",
     "daemonset_status",
     "describe_object",
     "describe_workload",
     "find_current_controller_revision",
     "newest_revision_pods",
+    "next_controller_revision",
     "owned_controller_revisions",
     "parse_time",
     "pod_available",
@@ -648,4 +765,6 @@ __all__ = [
     "selector_string",
     "statefulset_status",
     "status_report",
+    "undo_history",
+    "undo_history_patch",
 ]

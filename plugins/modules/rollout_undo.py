@@ -5,11 +5,11 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: rollout_undo
-short_description: Roll a Deployment back to an earlier revision, as kubectl rollout undo does, and wait
+short_description: Roll a Deployment, StatefulSet or DaemonSet back to an earlier revision, as kubectl rollout undo does
 version_added: 0.1.0
 description:
-  - Rolls a Deployment back to O(to_revision), or to the previous revision, and waits until the
-    rollback is complete.
+  - Rolls a Deployment, StatefulSet or DaemonSet back to O(to_revision), or to the previous
+    revision, and waits until the rollback is complete.
   - The result on the cluster is the one C(kubectl rollout undo --to-revision=N) gives. The pod
     template of the revision's ReplicaSet comes back without its C(pod-template-hash) label. The
     Deployment's annotations become the ReplicaSet's, so the change-cause recorded with that
@@ -18,17 +18,28 @@ description:
     gives that ReplicaSet the next revision number, as for kubectl.
   - The revisions of a Deployment are the ReplicaSets it controls, found by owner reference,
     never by labels alone.
+  - The revisions of a StatefulSet or DaemonSet are the ControllerRevisions it controls. As
+    kubectl does, the module patches the workload with the revision's stored data (a strategic
+    merge patch that replaces the whole pod template). The workload's annotations are not
+    touched. Before that, the module notes the revision's number on the ControllerRevision in
+    the C(openrollout.k8s/revision-history) annotation, because the controller renumbers it; see
+    the C(idempotent) attribute.
   - The previous revision is the second-highest revision number, kubectl's rule, and not the
     current one minus one. With revisions 1, 2 and 4, the previous one is 2.
   - When the Deployment already has the template of the revision, nothing is written and the
     task reports no change.
   - A paused Deployment is refused, as kubectl refuses it.
-  - The wait is the one of M(openrollout.k8s.rollout). It watches the Deployment, its
-    ReplicaSets and its pods. It fails at once on C(ProgressDeadlineExceeded) or on a pod reason
-    that waiting does not cure (C(CrashLoopBackOff), C(ImagePullBackOff), C(Unschedulable) ...),
-    and after O(timeout_seconds) without progress.
-  - The write is a JSON patch, guarded by the resourceVersion it was computed from. A
-    concurrent change makes the module read again and recompute.
+  - For a Deployment, the wait is the one of M(openrollout.k8s.rollout). It watches the
+    Deployment, its ReplicaSets and its pods, with kubectl's done-test. For a StatefulSet or
+    DaemonSet, it watches the workload, its ControllerRevisions and its pods, with kubectl's
+    done-test for that kind (partitions honoured). Either fails at once on
+    C(ProgressDeadlineExceeded) (Deployments) or on a pod reason of the new revision that
+    waiting does not cure (C(CrashLoopBackOff), C(ImagePullBackOff), C(Unschedulable) ...), and
+    after O(timeout_seconds) without progress.
+  - A StatefulSet or DaemonSet with updateStrategy C(OnDelete) is rolled back but not waited
+    for, with a warning. Its pods take the template only when they are deleted.
+  - The write is guarded by the resourceVersion it was computed from. A concurrent change
+    makes the module read again and recompute.
 author:
   - openrollout.k8s contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -44,7 +55,7 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
-      - The Deployment's metadata and spec before and after.
+      - The workload's metadata and spec before and after.
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
@@ -52,25 +63,27 @@ attributes:
       - With O(to_revision), the second run finds the template in place and changes nothing. The
         controller renumbers the revision on the first run, so kubectl would fail the second time
         (C(unable to find specified revision)). This module follows the ReplicaSet's
-        C(deployment.kubernetes.io/revision-history) annotation, which keeps the old number.
+        C(deployment.kubernetes.io/revision-history) annotation, which keeps the old number. For
+        StatefulSets and DaemonSets, it follows C(openrollout.k8s/revision-history), which it
+        writes on the ControllerRevision for that purpose.
       - Without O(to_revision), each run goes back one revision, as C(kubectl rollout undo) does.
         Running it twice returns to where it started.
 options:
   name:
     description:
-      - Name of the Deployment.
+      - Name of the workload.
     type: str
     required: true
   namespace:
     description:
-      - Namespace of the Deployment.
+      - Namespace of the workload.
     type: str
     default: default
   kind:
     description:
-      - The kind of workload. This version rolls back Deployments.
+      - The kind of workload.
     type: str
-    choices: [Deployment]
+    choices: [Deployment, StatefulSet, DaemonSet]
     default: Deployment
   to_revision:
     description:
@@ -88,7 +101,7 @@ options:
   wait_timeout:
     description:
       - Longest time in seconds for the whole wait. When it runs out, the task fails with reason
-        C(WaitTimeout). The Deployment is left as it is then.
+        C(WaitTimeout). The workload is left as it is then.
       - By default there is no overall limit. The wait is bounded by O(timeout_seconds) of no progress.
     type: int
   timeout_seconds:
@@ -100,6 +113,8 @@ options:
 notes:
   - A failed wait does not roll anything further back. The message says how far the rollback got.
   - Lifecycle hooks of the Deployment's strategy are not run by this version of the module.
+  - For StatefulSets and DaemonSets, the module needs permission to read and patch
+    ControllerRevisions too.
 seealso:
   - module: openrollout.k8s.rollout
     description: Rolls out a new revision, and rolls back by itself when that fails.
@@ -122,6 +137,12 @@ EXAMPLES = r"""
     to_revision: 3
     wait_timeout: 300
 
+- name: A StatefulSet back to its previous revision
+  openrollout.k8s.rollout_undo:
+    kind: StatefulSet
+    name: db
+    namespace: shop
+
 - name: Show what revision 3 would bring back
   openrollout.k8s.rollout_undo:
     name: web
@@ -135,13 +156,13 @@ EXAMPLES = r"""
 RETURN = r"""
 revision:
   description:
-    - The Deployment's revision at the end. A rollback makes a new revision, the next number.
+    - The workload's revision at the end. A rollback makes a new revision, the next number.
     - In check mode, the revision the rollback would get.
   returned: always
   type: int
   sample: 5
 previous_revision:
-  description: The Deployment's revision before the task.
+  description: The workload's revision before the task.
   returned: always
   type: int
   sample: 4
@@ -166,12 +187,18 @@ kind:
 deployment:
   description:
     - The Deployment at the end, without C(managedFields). In check mode, as it would be.
-  returned: always
+  returned: for a Deployment
+  type: dict
+workload:
+  description:
+    - The StatefulSet or DaemonSet at the end, without C(managedFields). In check mode, as it would be.
+  returned: for a StatefulSet or DaemonSet
   type: dict
 timeline:
   description:
     - Timestamped events. C(applied) (with C(to_revision), C(revision) and C(images)), C(replicas)
-      (new and old ReplicaSets' replicas, ready and available, at each change), C(complete),
+      (for a Deployment the new and old ReplicaSets' replicas, ready and available; for a StatefulSet
+      or DaemonSet the desired, updated, ready and available pods; at each change), C(complete),
       C(unchanged) and C(failed).
   returned: always
   type: list
@@ -185,7 +212,7 @@ failure:
   type: dict
   sample: {reason: CrashLoopBackOff, message: "CrashLoopBackOff: web-7d9c-x2x (container app)"}
 diff:
-  description: The Deployment's metadata and spec before and after.
+  description: The workload's metadata and spec before and after.
   returned: in diff mode
   type: dict
 """
@@ -203,16 +230,17 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._undo import (
     DEFAULT_TIMEOUT_SECONDS,
-    DeploymentUndo,
     UndoError,
     UndoInputError,
     build_undo_request,
+    undo_for,
 )
+from ansible_collections.openrollout.k8s.plugins.module_utils._workloads import DEPLOYMENT, KINDS
 
 UNDO_ARG_SPEC = {
     "name": {"type": "str", "required": True},
     "namespace": {"type": "str", "default": "default"},
-    "kind": {"type": "str", "choices": ["Deployment"], "default": "Deployment"},
+    "kind": {"type": "str", "choices": list(KINDS), "default": DEPLOYMENT},
     "to_revision": {"type": "int"},
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int"},
@@ -229,7 +257,7 @@ def main():
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     try:
         request = build_undo_request(module.params)
-        undo = DeploymentUndo(
+        undo = undo_for(
             client_from_params(module.params, os.environ), request, module.check_mode, module._diff
         )
         result = undo.run()

@@ -260,3 +260,160 @@ def test_without_wait(run_task, kubectl, apps_v1, namespace):
     assert [e["event"] for e in result["timeline"]] == ["applied"]
     run(kubectl, "-n", namespace, "rollout", "status", "deployment/web", "--timeout=90s")
     assert state(apps_v1, namespace)["template"]["spec"]["containers"][0]["image"] == f"{WEB}:2"
+
+
+# --- StatefulSets and DaemonSets -------------------------------------------------------------
+
+
+def workload(kind: str, name: str, image: str) -> dict:
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "annotations": {"team": "data"}},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
+    }
+    if kind == "StatefulSet":
+        body["spec"].update(replicas=3, serviceName=name)
+    return body
+
+
+def controller_revision_history(kubectl, apps_v1, kind: str, name: str, namespaces: tuple[str, ...]) -> None:
+    """Revisions 1 (:1), 2 (:2, cause "two"), 3 (:3 with env, cause "three") in each namespace.
+
+    StatefulSet and DaemonSet revisions copy the workload's annotations once, when they are made,
+    so the change-cause is annotated before the template changes.
+    """
+    create = {
+        "StatefulSet": apps_v1.create_namespaced_stateful_set,
+        "DaemonSet": apps_v1.create_namespaced_daemon_set,
+    }
+    resource = f"{kind.lower()}/{name}"
+    for ns in namespaces:
+        create[kind](ns, workload(kind, name, f"registry.example/{name}:1"))
+        run(kubectl, "-n", ns, "rollout", "status", resource, "--timeout=90s")
+        for number, cause, env in ((2, "two", None), (3, "three", "fast")):
+            run(kubectl, "-n", ns, "annotate", "--overwrite", resource, f"kubernetes.io/change-cause={cause}")
+            container: dict[str, Any] = {"name": "app", "image": f"registry.example/{name}:{number}"}
+            if env:
+                container["env"] = [{"name": "MODE", "value": env}]
+            patch = json.dumps({"spec": {"template": {"spec": {"containers": [container]}}}})
+            run(kubectl, "-n", ns, "patch", resource, "-p", patch)
+            run(kubectl, "-n", ns, "rollout", "status", resource, "--timeout=90s")
+
+
+def workload_state(apps_v1: client.AppsV1Api, kind: str, name: str, namespace: str) -> dict[str, Any]:
+    """The workload's template and annotations, and each ControllerRevision's number, name, image, cause.
+
+    The module's own openrollout.k8s/revision-history annotation on ControllerRevisions is left out:
+    kubectl does not write it.
+    """
+    api = apps_v1.api_client
+    read = {
+        "StatefulSet": apps_v1.read_namespaced_stateful_set,
+        "DaemonSet": apps_v1.read_namespaced_daemon_set,
+    }
+    live = api.sanitize_for_serialization(read[kind](name, namespace))
+    revisions = apps_v1.list_namespaced_controller_revision(namespace, label_selector=f"app={name}").items
+    return {
+        "template": live["spec"]["template"],
+        "annotations": live["metadata"].get("annotations"),
+        "revisions": sorted(
+            (
+                cr.revision,
+                cr.metadata.name,
+                cr.data["spec"]["template"]["spec"]["containers"][0]["image"],
+                (cr.metadata.annotations or {}).get("kubernetes.io/change-cause"),
+            )
+            for cr in revisions
+        ),
+    }
+
+
+@pytest.mark.parametrize(("kind", "name"), [("StatefulSet", "db"), ("DaemonSet", "agent")])
+def test_controller_revision_undo_matches_kubectl(run_task, kubectl, apps_v1, namespace, twin, kind, name):
+    controller_revision_history(kubectl, apps_v1, kind, name, (namespace, twin))
+    assert workload_state(apps_v1, kind, name, namespace) == workload_state(apps_v1, kind, name, twin)
+    resource = f"{kind.lower()}/{name}"
+    args = {"kind": kind, "name": name, "namespace": namespace, "to_revision": 1}
+    version = workload_state(apps_v1, kind, name, namespace)
+
+    check = run_task("rollout_undo", args, check=True, diff=True)
+    assert_ok(check, True)
+    assert (check["revision"], check["previous_revision"], check["rolled_back_to"]) == (4, 3, 1)
+    assert (
+        check["workload"]["spec"]["template"]["spec"]["containers"][0]["image"]
+        == f"registry.example/{name}:1"
+    )
+    assert check["diff"]["before"]["spec"]["template"] != check["diff"]["after"]["spec"]["template"]
+    assert workload_state(apps_v1, kind, name, namespace) == version
+
+    run(kubectl, "-n", twin, "rollout", "undo", resource, "--to-revision=1")
+    run(kubectl, "-n", twin, "rollout", "status", resource, "--timeout=90s")
+    real = run_task("rollout_undo", args)
+    assert_ok(real, True)
+    assert (real["revision"], real["previous_revision"], real["rolled_back_to"]) == (4, 3, 1)
+    assert [e["event"] for e in real["timeline"] if e["event"] != "replicas"] == ["applied", "complete"]
+    ours = workload_state(apps_v1, kind, name, namespace)
+    assert ours == workload_state(apps_v1, kind, name, twin)
+    assert [r[0] for r in ours["revisions"]] == [2, 3, 4]
+    assert ours["template"]["spec"]["containers"][0]["image"] == f"registry.example/{name}:1"
+    assert "env" not in ours["template"]["spec"]["containers"][0]
+    status = kubectl("-n", namespace, "rollout", "status", resource, "--watch=false")
+    assert status.returncode == 0, status.stderr
+
+    # again: revision 1 is revision 4 now; the module follows its note on the ControllerRevision
+    assert_ok(run_task("rollout_undo", args, check=True), False)
+    again = run_task("rollout_undo", args)
+    assert_ok(again, False)
+    assert (again["revision"], again["rolled_back_to"]) == (4, 1)
+
+    # the previous revision, both sides (second-highest: 3)
+    run(kubectl, "-n", twin, "rollout", "undo", resource)
+    run(kubectl, "-n", twin, "rollout", "status", resource, "--timeout=90s")
+    previous = run_task("rollout_undo", {"kind": kind, "name": name, "namespace": namespace})
+    assert_ok(previous, True)
+    assert (previous["revision"], previous["previous_revision"], previous["rolled_back_to"]) == (5, 4, 3)
+    ours = workload_state(apps_v1, kind, name, namespace)
+    assert ours == workload_state(apps_v1, kind, name, twin)
+    assert ours["template"]["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "fast"}]
+
+
+def test_controller_revision_unknown_revision(run_task, kubectl, apps_v1, namespace):
+    controller_revision_history(kubectl, apps_v1, "DaemonSet", "agent", (namespace,))
+    result = run_task(
+        "rollout_undo", {"kind": "DaemonSet", "name": "agent", "namespace": namespace, "to_revision": 9}
+    )
+    assert result["failed"] and not result["changed"]
+    assert result["msg"] == "revision 9 not found for daemonset/agent; revisions available: 1, 2, 3"
+    assert result["available_revisions"] == [1, 2, 3]
+
+
+def test_daemonset_rollback_to_a_broken_revision_fails_fast(run_task, kubectl, apps_v1, namespace):
+    broken = workload("DaemonSet", "agent", "registry.example/agent:1")
+    broken["spec"]["template"]["metadata"]["labels"].update(NEVER_READY)
+    apps_v1.create_namespaced_daemon_set(namespace, broken)
+    fix = {
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"openrollout.test/never-ready": None}},
+                "spec": {"containers": [{"name": "app", "image": "registry.example/agent:2"}]},
+            }
+        }
+    }
+    apps_v1.patch_namespaced_daemon_set("agent", namespace, fix)
+    run(kubectl, "-n", namespace, "rollout", "status", "daemonset/agent", "--timeout=90s")
+
+    result = run_task("rollout_undo", {"kind": "DaemonSet", "name": "agent", "namespace": namespace})
+    assert result["failed"] and result["changed"]
+    assert result["failure"]["reason"] == "CrashLoopBackOff"
+    assert result["msg"].startswith(
+        f"rollback of DaemonSet {namespace}/agent to revision 1 (now revision 3) did not complete: "
+        "CrashLoopBackOff: agent-"
+    )
+    assert [e["event"] for e in result["timeline"] if e["event"] != "replicas"] == ["applied", "failed"]

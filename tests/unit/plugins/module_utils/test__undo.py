@@ -17,6 +17,15 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._undo import (
     UndoInputError,
     build_undo_request,
 )
+from ansible_collections.openrollout.k8s.plugins.module_utils._workloads import (
+    UNDO_HISTORY_ANNOTATION,
+    controller_revision_matches,
+    controller_revision_patch,
+    controller_revision_undo_target,
+    next_controller_revision,
+    undo_history,
+    undo_history_patch,
+)
 
 UID = "uid-web"
 
@@ -130,3 +139,123 @@ def test_build_undo_request_refuses(params, message):
     with pytest.raises(UndoInputError) as err:
         build_undo_request({"name": "web", **params})
     assert str(err.value) == message
+
+
+# --- StatefulSets and DaemonSets: ControllerRevisions -----------------------------------------
+
+
+STS_UID = "uid-db"
+
+
+def cr(name, image, number, history=None, owner=STS_UID, version="10"):
+    metadata = {
+        "name": name,
+        "resourceVersion": version,
+        "creationTimestamp": "2024-01-01T10:00:00Z",
+        "ownerReferences": [{"uid": owner, "controller": True, "kind": "StatefulSet", "name": "db"}],
+    }
+    if history is not None:
+        metadata["annotations"] = {UNDO_HISTORY_ANNOTATION: history}
+    template = {
+        "metadata": {"labels": {"app": "db"}},
+        "spec": {"containers": [{"name": "app", "image": image}]},
+    }
+    return {
+        "metadata": metadata,
+        "revision": number,
+        "data": {"spec": {"template": {**template, "$patch": "replace"}}},
+    }
+
+
+def sts(image):
+    return {
+        "metadata": {"name": "db", "uid": STS_UID},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            }
+        },
+    }
+
+
+CR1 = cr("db-1", "db:1", 1)
+CR2 = cr("db-2", "db:2", 2)
+CR4 = cr("db-4", "db:4", 4)
+CR1_AS_5 = cr("db-1", "db:1", 5, history="1")
+OTHER = cr("other-1", "db:9", 9, history="3", owner="uid-other")
+
+
+@pytest.mark.parametrize(
+    ("sets", "to_revision", "expected"),
+    [
+        ([CR1, CR2, CR4], None, CR2),  # second highest, not current - 1
+        ([CR4, CR1, CR2], 0, CR2),
+        ([CR1, CR2, CR4], 1, CR1),
+        ([CR2, CR4, CR1_AS_5], 1, CR1_AS_5),  # renumbered by an earlier undo
+        ([CR2, CR4, CR1_AS_5], 5, CR1_AS_5),
+        ([CR1, CR2, CR4, OTHER], 2, CR2),
+    ],
+)
+def test_controller_revision_undo_target(sets, to_revision, expected):
+    assert controller_revision_undo_target("StatefulSet", sts("db:4"), sets, to_revision) is expected
+
+
+@pytest.mark.parametrize(
+    ("sets", "to_revision", "message", "available"),
+    [
+        (
+            [CR1, CR2, CR4],
+            3,
+            "revision 3 not found for statefulset/db; revisions available: 1, 2, 4",
+            [1, 2, 4],
+        ),
+        ([CR1, OTHER], 3, "revision 3 not found for statefulset/db; revisions available: 1", [1]),
+        ([CR4], None, "no previous revision to roll back to for statefulset/db; revisions available: 4", [4]),
+        ([], 0, "no previous revision to roll back to for statefulset/db; revisions available: none", []),
+    ],
+)
+def test_controller_revision_undo_target_not_found(sets, to_revision, message, available):
+    with pytest.raises(RevisionNotFound) as err:
+        controller_revision_undo_target("StatefulSet", sts("db:4"), sets, to_revision)
+    assert str(err.value) == message
+    assert err.value.available == available
+
+
+def test_controller_revision_matches_ignores_the_patch_directive():
+    assert controller_revision_matches(sts("db:1"), CR1)
+    assert not controller_revision_matches(sts("db:2"), CR1)
+
+
+def test_controller_revision_patch_is_kubectls_data_guarded():
+    patch = controller_revision_patch(CR1, "77")
+    assert patch == {**CR1["data"], "metadata": {"resourceVersion": "77"}}
+    assert patch["spec"]["template"]["$patch"] == "replace"
+    assert "metadata" not in CR1["data"]  # not mutated
+
+
+@pytest.mark.parametrize(
+    ("revision", "expected_history", "expected_patch"),
+    [
+        (CR1, [], {"metadata": {"resourceVersion": "10", "annotations": {UNDO_HISTORY_ANNOTATION: "1"}}}),
+        (
+            CR1_AS_5,
+            [1],
+            {"metadata": {"resourceVersion": "10", "annotations": {UNDO_HISTORY_ANNOTATION: "1,5"}}},
+        ),
+        (cr("db-1", "db:1", 5, history="1,5"), [1, 5], None),  # already noted
+        (
+            cr("db-1", "db:1", 2, history="x, 1"),
+            [1],
+            {"metadata": {"resourceVersion": "10", "annotations": {UNDO_HISTORY_ANNOTATION: "1,2"}}},
+        ),
+    ],
+)
+def test_undo_history(revision, expected_history, expected_patch):
+    assert undo_history(revision) == expected_history
+    assert undo_history_patch(revision) == expected_patch
+
+
+def test_next_controller_revision():
+    assert next_controller_revision(sts("db:1"), [CR1, CR2, CR4, OTHER]) == 5
+    assert next_controller_revision(sts("db:1"), []) == 1
