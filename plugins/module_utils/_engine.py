@@ -14,6 +14,7 @@ from __future__ import annotations
 #             -> 1 replica available -> all replicas -> rollout complete
 #   Failure:  kubectl's undo to the revision that ran before, at its replica count, waited for.
 import copy
+import json
 import time
 from typing import Any, Callable, Dict, List, Optional
 
@@ -63,6 +64,10 @@ from ._waiter import DeploymentWaiter, StepFailed, Timeline
 
 JSONDict = Dict[str, Any]
 
+# Where a rollout of several phases records the next one, so that a run that stopped
+# (stop_before, or killed) can go on: JSON, removed when the rollout ends.
+STATE_ANNOTATION = "openrollout.k8s/rollout"
+
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -98,6 +103,12 @@ class RolloutEngine:
         self.hook_runner = HookRunner(client, self.timeline)
         self.hooks: List[JSONDict] = []
         self.warnings: List[str] = []
+        self.stopped_before: Optional[str] = None
+        self.resumed_from: Optional[str] = None
+        self.plan: JSONDict = {}
+        self.rollback_to: Optional[JSONDict] = None
+        self.rollback_replicas: Optional[int] = None
+        self.rollback_strategy: Optional[JSONDict] = None
         self.what = f"Deployment {request.namespace}/{request.name}"
 
     # --- reading ------------------------------------------------------------------------
@@ -175,14 +186,19 @@ class RolloutEngine:
             raise ClientError(f"{what}: {self.what} was deleted", 404)
         return written
 
-    def _control(self, spec: JSONDict, what: str) -> JSONDict:
-        """Merge-patch control fields (strategy, replicas) guarded by a fresh resourceVersion."""
+    def _control(self, spec: JSONDict, what: str, annotations: Optional[JSONDict] = None) -> JSONDict:
+        """Merge-patch control fields (strategy, replicas, state annotation) at a fresh resourceVersion."""
 
         def attempt() -> JSONDict:
             live = self._get()
             if live is None:
                 raise ClientError(f"{what}: {self.what} was deleted", 404)
-            patch = {"metadata": {"resourceVersion": live["metadata"]["resourceVersion"]}, "spec": spec}
+            metadata: JSONDict = {"resourceVersion": live["metadata"]["resourceVersion"]}
+            if annotations:
+                metadata["annotations"] = annotations
+            patch: JSONDict = {"metadata": metadata}
+            if spec:
+                patch["spec"] = spec
             return self._patch(patch, MERGE_PATCH, what)
 
         return self.client.retry_on_conflict(attempt, what)
@@ -227,6 +243,20 @@ class RolloutEngine:
             self.planned_revision = revision(current_rs) if current_rs is not None else None
 
         self._check_hooks(strategy, desired)
+        if request.stop_before == "mid" and strategy.type != STRATEGY_RECREATE:
+            raise RolloutError(
+                "stop_before: mid needs the Recreate strategy (a Rolling update has no moment without pods)",
+                self._result(False),
+            )
+        self.rollback_to = current_rs
+        self.rollback_replicas = desired_replicas(live) if live is not None else None
+        self.rollback_strategy = (live or {}).get("spec", {}).get("strategy") or deployment_strategy(strategy)
+        if request.strategy is not None:
+            self.rollback_strategy = deployment_strategy(strategy)
+
+        state = saved_state(live) if live is not None and not change.template and request.wait else None
+        if state is not None and live is not None:
+            return self._resume(state, strategy, live, replica_sets, replicas)
         if not change.any:
             if request.wait and live is not None and not deployment_status(live).done:
                 self._finish_unchanged_rollout(strategy)
@@ -259,25 +289,30 @@ class RolloutEngine:
         try:
             if not request.wait:
                 self._apply_all(live, strategy, wanted_strategy)
-            elif live is None and strategy.type != STRATEGY_RECREATE:
-                self._create(strategy)
-            elif change.template and strategy.type == STRATEGY_RECREATE:
-                self._recreate(strategy, wanted_strategy, replicas, creating=live is None)
-            elif change.template and live is not None:
-                self._rolling(live, strategy, wanted_strategy, replicas)
-            else:
+            elif not change.template:
                 self._apply_all(live, strategy, wanted_strategy)
                 self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
                 self.timeline.event("complete")
-            if request.wait:
-                self._run_hook("post", strategy)
+            else:
+                old_available = int((live or {}).get("status", {}).get("availableReplicas") or 0)
+                canary = live is not None and canary_first(strategy, replicas, old_available)
+                final = wanted_strategy or (live or {}).get("spec", {}).get("strategy")
+                self.plan = {
+                    "replicas": replicas,
+                    # Recreate keeps rollingUpdate: None, so that the merge patch removes it.
+                    "strategy": final or deployment_strategy(strategy),
+                    "canary": canary,
+                    "creating": live is None,
+                }
+                phases = rollout_phases(strategy.type, canary)
+                self._run_phases(phases, phases[0], strategy)
         except StepFailed as failed:
             self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
-            self._fail(failed.failure, strategy, current_rs, live)
-        final = self._get()
-        if final is not None and request.wait:
-            self.planned_revision = revision(final)
-        return self._result(True, deployment=final)
+            self._fail(failed.failure, strategy)
+        final_deployment = self._get()
+        if final_deployment is not None and request.wait and not self.stopped_before:
+            self.planned_revision = revision(final_deployment)
+        return self._result(True, deployment=final_deployment)
 
     def _apply_all(self, live: Optional[JSONDict], strategy: Strategy, wanted: Optional[JSONDict]) -> None:
         """Strategy and spec in one go: what a scale or wait=false needs, no steps of our own."""
@@ -288,57 +323,136 @@ class RolloutEngine:
             self._control({"strategy": wanted}, "setting the strategy")
         self.timeline.event("applied", revision=self.planned_revision)
 
-    def _create(self, strategy: Strategy) -> None:
-        """A first Rolling deployment: all pods at once (Recreate goes through _recreate)."""
-        self._apply()
-        self._control({"strategy": deployment_strategy(strategy)}, "setting the strategy")
-        self.timeline.event("applied", revision=1, replicas=desired_replicas(self.after or {}))
-        self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
-        self.timeline.event("complete")
+    # --- the phases of a rollout --------------------------------------------------------
+    #
+    # Rolling:  apply -> canary -> complete -> post
+    # Recreate: apply -> old_gone -> mid -> validate -> scale -> complete -> post
+    # Before each phase after apply, the Deployment's annotation openrollout.k8s/rollout says
+    # which phase is next; a run that stopped there (stop_before, or killed) goes on from it.
 
-    def _rolling(self, live: JSONDict, strategy: Strategy, wanted: Optional[JSONDict], replicas: int) -> None:
-        """Canary-first rolling update: no old pod goes until a new one is available."""
-        final = wanted or live["spec"].get("strategy") or deployment_strategy(strategy)
-        old_available = int(live.get("status", {}).get("availableReplicas") or 0)
-        canary = canary_first(strategy, replicas, old_available)
-        if canary:
-            self._control({"strategy": deployment_strategy(strategy, canary=True)}, "canary strategy")
-        elif self.change.strategy:
-            self._control({"strategy": final}, "setting the strategy")
-        self._apply()
-        self.timeline.event("applied", revision=self.planned_revision, canary=canary)
-        if canary:
-            self.waiter.wait(GOAL_CANARY, strategy.timeout_seconds)
-            self.timeline.event("canary_available")
-            self._control({"strategy": final}, "restoring maxUnavailable after the canary")
-        self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
-        self.timeline.event("complete")
+    def _run_phases(self, phases: List[str], start: str, strategy: Strategy) -> None:
+        for phase in phases[phases.index(start) :]:
+            if phase != "apply":
+                self._save_state(phase)
+            if phase == self.request.stop_before:
+                self.stopped_before = phase
+                self.timeline.event("stopped", before=phase)
+                return
+            getattr(self, f"_phase_{phase}")(strategy)
+        self._control({}, "clearing the rollout state", annotations={STATE_ANNOTATION: None})
 
-    def _recreate(
-        self, strategy: Strategy, wanted: Optional[JSONDict], replicas: int, creating: bool = False
-    ) -> None:
-        """Old revision to 0 and gone, mid hook, the new one at 1 and available, then at full count."""
-        recreate = wanted or deployment_strategy(strategy)
-        if not creating:
-            self._control({"strategy": recreate}, "setting the Recreate strategy")
-        self._apply(replicas=0)
+    def _resume(
+        self,
+        state: JSONDict,
+        strategy: Strategy,
+        live: JSONDict,
+        replica_sets: List[JSONDict],
+        replicas: int,
+    ) -> JSONDict:
+        """Go on with a rollout that stopped before ``state["next"]``."""
+        self.planned_revision = int(state["revision"])
+        self.previous_revision = state.get("previous_revision")
+        self.rollback_to = next(
+            (rs for rs in replica_sets if revision(rs) == self.previous_revision and self.previous_revision),
+            None,
+        )
+        self.rollback_replicas = state.get("previous_replicas")
+        self.rollback_strategy = state.get("previous_strategy") or self.rollback_strategy
+        self.plan = {
+            "replicas": replicas,
+            "strategy": state["strategy"],
+            "canary": bool(state.get("canary")),
+            "creating": False,
+        }
+        phases = rollout_phases(strategy.type, self.plan["canary"])
+        start = state["next"] if state["next"] in phases else "complete"
+        if start == self.request.stop_before:
+            self.stopped_before = start
+            return self._result(False, deployment=live)
+        if self.check_mode:
+            self.resumed_from = start
+            return self._result(True, deployment=live)
+        self.resumed_from = start
+        self.timeline.event("resumed", phase=start, revision=self.planned_revision)
+        try:
+            self._run_phases(phases, start, strategy)
+        except StepFailed as failed:
+            self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
+            self._fail(failed.failure, strategy)
+        return self._result(True, deployment=self._get())
+
+    def _save_state(self, next_phase: str) -> None:
+        state = {
+            "revision": self.planned_revision,
+            "next": next_phase,
+            "strategy": self.plan["strategy"],
+            "canary": self.plan["canary"],
+            "previous_revision": self.previous_revision,
+            "previous_replicas": self.rollback_replicas,
+            "previous_strategy": _without_nulls(self.rollback_strategy) if self.rollback_strategy else None,
+        }
+        self._control(
+            {},
+            f"recording the rollout state ({next_phase})",
+            annotations={STATE_ANNOTATION: json.dumps(state, sort_keys=True)},
+        )
+
+    def _phase_apply(self, strategy: Strategy) -> None:
+        creating = self.plan["creating"]
+        if strategy.type == STRATEGY_RECREATE:
+            if not creating:
+                self._control({"strategy": self.plan["strategy"]}, "setting the Recreate strategy")
+            self._apply(replicas=0)
+            if creating:
+                self._control({"strategy": self.plan["strategy"]}, "setting the Recreate strategy")
+            self.timeline.event("applied", revision=self.planned_revision, replicas=0)
+            return
+        first = deployment_strategy(strategy, canary=True) if self.plan["canary"] else self.plan["strategy"]
+        if not creating and (self.plan["canary"] or self.change.strategy):
+            self._control({"strategy": first}, "setting the strategy")
+        self._apply()
         if creating:
-            self._control({"strategy": recreate}, "setting the Recreate strategy")
-        self.timeline.event("applied", revision=self.planned_revision, replicas=0)
+            self._control({"strategy": first}, "setting the strategy")
+        self.timeline.event(
+            "applied",
+            revision=self.planned_revision,
+            replicas=self.plan["replicas"],
+            canary=self.plan["canary"],
+        )
+
+    def _phase_canary(self, strategy: Strategy) -> None:
+        """Canary-first: no old pod went while maxUnavailable was 0; one new pod is available now."""
+        self.waiter.wait(GOAL_CANARY, strategy.timeout_seconds)
+        self.timeline.event("canary_available")
+        self._control({"strategy": self.plan["strategy"]}, "restoring maxUnavailable after the canary")
+
+    def _phase_old_gone(self, strategy: Strategy) -> None:
         self.waiter.wait(GOAL_OLD_GONE, strategy.timeout_seconds)
         self.timeline.event("old_scaled_down")
-        # Nothing of the application runs here: the mid hook's place.
+
+    def _phase_mid(self, strategy: Strategy) -> None:
+        # Nothing of the application runs here.
         self._run_hook("mid", strategy)
-        if replicas > 0:
+
+    def _phase_validate(self, strategy: Strategy) -> None:
+        if self.plan["replicas"] > 0:
             self._control({"replicas": 1}, "scaling the new revision to 1")
             self.timeline.event("scaled", replicas=1)
             self.waiter.wait(GOAL_NEW_AVAILABLE, strategy.timeout_seconds, target=1)
             self.timeline.event("new_validated")
+
+    def _phase_scale(self, strategy: Strategy) -> None:
+        replicas = self.plan["replicas"]
         if replicas > 1:
             self._control({"replicas": replicas}, f"scaling the new revision to {replicas}")
             self.timeline.event("scaled", replicas=replicas)
+
+    def _phase_complete(self, strategy: Strategy) -> None:
         self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
         self.timeline.event("complete")
+
+    def _phase_post(self, strategy: Strategy) -> None:
+        self._run_hook("post", strategy)
 
     def _finish_unchanged_rollout(self, strategy: Strategy) -> None:
         """Nothing to write, but a rollout is under way: wait for it, like kubectl rollout status."""
@@ -356,7 +470,7 @@ class RolloutEngine:
 
     def _hook_phases(self, strategy: Strategy) -> List[str]:
         """The phases whose hooks run: only when a new revision rolls out, and with wait."""
-        if not self.change.template or not self.request.wait:
+        if not (self.change.template or self.resumed_from) or not self.request.wait:
             return []
         return [p for p in HOOK_POINTS if p in strategy.hooks and strategy.hooks[p].exec_new_pod is not None]
 
@@ -400,22 +514,17 @@ class RolloutEngine:
 
     # --- failure ------------------------------------------------------------------------
 
-    def _fail(
-        self,
-        failure: Failure,
-        strategy: Strategy,
-        previous_rs: Optional[JSONDict],
-        before: Optional[JSONDict],
-    ) -> None:
+    def _fail(self, failure: Failure, strategy: Strategy) -> None:
         """Roll back (when asked and possible) and raise RolloutError with the whole story."""
+        previous_rs = self.rollback_to
         detail = failure.message
         if not detail.startswith(failure.reason):
             detail = f"{failure.reason}: {detail}"
         cause = f"rollout of {self.what} to revision {self.planned_revision} failed: {detail}"
-        if not self.request.rollback_on_failure or previous_rs is None or before is None:
+        if not self.request.rollback_on_failure or previous_rs is None:
             now = self._get()
             state = self._state_text(now)
-            if previous_rs is None or before is None:
+            if previous_rs is None:
                 advice = "there is no previous revision to roll back to; fix the definition and run again"
             else:
                 advice = (
@@ -426,7 +535,7 @@ class RolloutEngine:
                 f"{cause}. {state}; {advice}", self._result(True, deployment=now, failure=failure)
             )
         try:
-            rolled_back = self._roll_back(strategy, previous_rs, before)
+            rolled_back = self._roll_back(strategy, previous_rs)
         except (StepFailed, ClientError) as exc:
             now = self._get()
             message = exc.failure.message if isinstance(exc, StepFailed) else str(exc)
@@ -444,12 +553,12 @@ class RolloutEngine:
             self._result(True, deployment=rolled_back, failure=failure, rolled_back=True),
         )
 
-    def _roll_back(self, strategy: Strategy, previous_rs: JSONDict, before: JSONDict) -> JSONDict:
-        """kubectl rollout undo to ``previous_rs``, with the replicas and strategy of ``before``."""
-        previous_replicas = desired_replicas(before)
-        final_strategy = before["spec"].get("strategy") or deployment_strategy(strategy)
-        if self.request.strategy is not None:
-            final_strategy = deployment_strategy(strategy)
+    def _roll_back(self, strategy: Strategy, previous_rs: JSONDict) -> JSONDict:
+        """kubectl rollout undo to ``previous_rs``, with the replicas and strategy from before the task."""
+        previous_replicas = self.rollback_replicas
+        if previous_replicas is None:
+            previous_replicas = int(previous_rs.get("spec", {}).get("replicas") or 1)
+        final_strategy = self.rollback_strategy or deployment_strategy(strategy)
 
         def attempt() -> JSONDict:
             live = self._get()
@@ -463,6 +572,16 @@ class RolloutEngine:
                 }
             ]
             operations += rollback_patch(live, previous_rs) or []
+            if not operations[1:]:
+                # The template is already the previous one: still drop our state annotation.
+                annotations = dict(live["metadata"].get("annotations") or {})
+                if STATE_ANNOTATION in annotations:
+                    del annotations[STATE_ANNOTATION]
+                    operations.append(
+                        {"op": "replace", "path": "/metadata/annotations", "value": annotations}
+                    )
+            else:
+                operations[-1]["value"].pop(STATE_ANNOTATION, None)
             operations += [
                 {"op": "add", "path": "/spec/replicas", "value": previous_replicas},
                 {"op": "add", "path": "/spec/strategy", "value": _without_nulls(final_strategy)},
@@ -521,6 +640,8 @@ class RolloutEngine:
             },
         }
         result["hooks"] = self.hooks
+        result["stopped_before"] = self.stopped_before
+        result["resumed_from"] = self.resumed_from
         if self.warnings:
             result["warnings"] = list(self.warnings)
         if rolled_back and deployment is not None:
@@ -531,6 +652,29 @@ class RolloutEngine:
         if self.diff and hasattr(self, "after"):
             result["diff"] = {"before": for_diff(self.before), "after": for_diff(self.after)}
         return result
+
+
+def rollout_phases(strategy_type: str, canary: bool) -> List[str]:
+    """The phases of a rollout of a new template (see RolloutEngine._run_phases)."""
+    if strategy_type == STRATEGY_RECREATE:
+        return ["apply", "old_gone", "mid", "validate", "scale", "complete", "post"]
+    return ["apply", *(["canary"] if canary else []), "complete", "post"]
+
+
+def saved_state(deployment: JSONDict) -> Optional[JSONDict]:
+    """The state a stopped rollout left on the Deployment, if it is about its current revision."""
+    raw = (deployment.get("metadata", {}).get("annotations") or {}).get(STATE_ANNOTATION)
+    if not raw:
+        return None
+    try:
+        state = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("next"), str) or "strategy" not in state:
+        return None
+    if state.get("revision") != revision(deployment):
+        return None  # about another revision (for example brought back by kubectl rollout undo)
+    return state
 
 
 def _without_nulls(strategy: JSONDict) -> JSONDict:

@@ -82,6 +82,7 @@ class RolloutRequest:
     rollback_on_failure: bool
     wait: bool
     wait_timeout: int | None
+    stop_before: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,14 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         metadata = body["metadata"]
         for key in _SERVER_METADATA:
             metadata.pop(key, None)
+        # A definition saved with `kubectl get -o yaml` carries the controller's bookkeeping
+        # (deployment.kubernetes.io/revision ...): applying it would fight the controller.
+        if isinstance(metadata.get("annotations"), dict):
+            metadata["annotations"] = {
+                key: value
+                for key, value in metadata["annotations"].items()
+                if not key.startswith("deployment.kubernetes.io/")
+            }
         body.pop("status", None)
         namespace = params.get("namespace") or metadata.get("namespace") or "default"
         if metadata.get("namespace") not in (None, namespace):
@@ -273,7 +282,15 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         raise RolloutInputError(str(exc)) from None
     if strategy is not None:
         deployment_strategy(strategy)  # refuses Custom until it is supported
+    stop_before = params.get("stop_before")
+    if stop_before not in (None, "mid", "post"):
+        raise RolloutInputError(f"stop_before must be mid or post, got {stop_before!r}")
+    if stop_before is not None and not params.get("wait", True):
+        raise RolloutInputError(
+            "stop_before needs wait=true: the phases are the module's, not the controller's"
+        )
     return RolloutRequest(
+        stop_before=stop_before,
         namespace=namespace,
         name=name,
         body=body,

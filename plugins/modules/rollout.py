@@ -145,6 +145,17 @@ options:
       - By default there is no overall limit. Each step is bounded by the strategy's C(timeoutSeconds)
         of no progress.
     type: int
+  stop_before:
+    description:
+      - Stop the rollout before a phase and return, so that Ansible tasks can run there (Ansible-native
+        hooks). Run the same task again without O(stop_before) (or with V(post) after V(mid)) to go on.
+      - V(mid) (Recreate only) stops once the old pods are gone and before the new revision gets a
+        pod. V(post) stops once the rollout is complete, before the post hook.
+      - The next phase is recorded in the Deployment's C(openrollout.k8s/rollout) annotation, which
+        the module removes when the rollout ends. A run that was killed goes on the same way.
+      - Running the same task again with the same O(stop_before) changes nothing.
+    type: str
+    choices: [mid, post]
 notes:
   - The pod-template hash decides what a revision is, as for C(kubectl). Changing only replicas,
     strategy, labels or annotations of the Deployment never creates a revision.
@@ -317,6 +328,16 @@ hooks:
   sample:
     - {phase: pre, job: web-3-hook-pre, failure_policy: Abort, attempts: 1, succeeded: true,
        skipped: false, exit_code: 0, reason: Completed, log_tail: ["migrations complete"]}
+stopped_before:
+  description: The phase the rollout stopped before (O(stop_before)), or null.
+  returned: always
+  type: str
+  sample: mid
+resumed_from:
+  description: The phase a stopped or interrupted rollout went on from, or null.
+  returned: always
+  type: str
+  sample: mid
 failure:
   description: Why the rollout failed. C(reason) is for example C(CrashLoopBackOff), C(ProgressDeadlineExceeded) or C(Timeout).
   returned: on rollout failure
@@ -361,6 +382,7 @@ ROLLOUT_ARG_SPEC = {
     "rollback_on_failure": {"type": "bool", "default": True},
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int"},
+    "stop_before": {"type": "str", "choices": ["mid", "post"]},
 }
 
 

@@ -209,3 +209,66 @@ def test_hook_naming_an_unknown_container_is_refused(run_task, namespace):
     assert (
         result["msg"] == "pre hook: container 'nope' is not a container of the pod template; containers: app"
     )
+
+
+def test_stop_before_mid_lets_ansible_act_with_no_app_pod_then_goes_on(run_task, namespace, apps_v1, core_v1):
+    strategy = {"type": "Recreate", "recreateParams": {"pre": hook(), "post": hook()}}
+    assert_ok(run_task("rollout", {"definition": deployment(namespace), "strategy": strategy}), True)
+    args = {"definition": deployment(namespace, "registry.example/web:v2"), "strategy": strategy}
+
+    stopped = run_task("rollout", {**args, "stop_before": "mid"})
+    assert_ok(stopped, True)
+    assert stopped["stopped_before"] == "mid"
+    assert [h["phase"] for h in stopped["hooks"]] == ["pre"]
+    assert events(stopped)[-2:] == ["old_scaled_down", "stopped"]
+    # What Ansible tasks see at the mid seam: the new template, no pod of the app at all.
+    live = apps_v1.read_namespaced_deployment("web", namespace)
+    assert images(apps_v1, namespace) == ["registry.example/web:v2"]
+    assert live.spec.replicas == 0
+    app_pods = [
+        p
+        for p in core_v1.list_namespaced_pod(namespace, label_selector="app=web").items
+        if not p.metadata.deletion_timestamp
+    ]
+    assert app_pods == []
+    assert '"next": "mid"' in live.metadata.annotations["openrollout.k8s/rollout"]
+
+    same = run_task("rollout", {**args, "stop_before": "mid"})
+    assert_ok(same, False)
+    assert same["stopped_before"] == "mid"
+
+    resumed = run_task("rollout", args)
+    assert_ok(resumed, True)
+    assert resumed["resumed_from"] == "mid"
+    assert [h["phase"] for h in resumed["hooks"]] == ["post"]  # pre is not run again
+    assert resumed["revision"] == stopped["revision"] == 2
+    live = apps_v1.read_namespaced_deployment("web", namespace)
+    assert live.spec.replicas == 4 and live.status.available_replicas == 4
+    assert "openrollout.k8s/rollout" not in (live.metadata.annotations or {})
+
+    again = run_task("rollout", args)
+    assert_ok(again, False)
+    assert again["hooks"] == [] and again["resumed_from"] is None
+
+
+def test_stop_before_post_then_the_post_hook_runs_once(run_task, namespace):
+    strategy = {"type": "Rolling", "rollingParams": {"pre": hook(), "post": hook()}}
+    assert_ok(run_task("rollout", {"definition": deployment(namespace), "strategy": strategy}), True)
+    args = {"definition": deployment(namespace, "registry.example/web:v2"), "strategy": strategy}
+    stopped = run_task("rollout", {**args, "stop_before": "post"})
+    assert_ok(stopped, True)
+    assert (stopped["stopped_before"], [h["phase"] for h in stopped["hooks"]]) == ("post", ["pre"])
+    assert stopped["deployment"]["status"]["updatedReplicas"] == 4
+    resumed = run_task("rollout", args)
+    assert_ok(resumed, True)
+    assert (resumed["resumed_from"], [h["phase"] for h in resumed["hooks"]]) == ("post", ["post"])
+    assert_ok(run_task("rollout", args), False)
+
+
+def test_stop_before_mid_needs_recreate(run_task, namespace):
+    result = run_task("rollout", {"definition": deployment(namespace), "stop_before": "mid"})
+    assert result["failed"]
+    assert (
+        result["msg"]
+        == "stop_before: mid needs the Recreate strategy (a Rolling update has no moment without pods)"
+    )

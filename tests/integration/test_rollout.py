@@ -274,7 +274,7 @@ def test_never_ready_rollout_fails_with_crashloopbackoff_and_rolls_back(
     broken = deployment(namespace, "registry.example/web:v2", pod_labels=NEVER_READY)
     result = run_task("rollout", {"definition": broken, "change_cause": "broken"})
 
-    assert result["failed"] and result["changed"] and result["rolled_back"]
+    assert result["failed"] and result["changed"] and result["rolled_back"], result.get("msg")
     assert result["failure"]["reason"] == "CrashLoopBackOff"
     assert result["msg"].startswith(
         f"rollout of Deployment {namespace}/web to revision 2 failed: CrashLoopBackOff: web-"

@@ -399,11 +399,11 @@ def test_build_request_definition_mode():
 
     assert request.namespace == "shop"
     assert request.name == "web"
-    # Server bookkeeping and status are gone; user metadata stays.
+    # Server bookkeeping, the controller's annotations and status are gone; user metadata stays.
     assert request.body["metadata"] == {
         "name": "web",
         "namespace": "shop",
-        "annotations": {REVISION_ANNOTATION: "2"},
+        "annotations": {},
         "labels": {"app": "web"},
     }
     assert "status" not in request.body
@@ -697,7 +697,7 @@ def test_apply_body_adds_change_cause_without_changing_the_request():
     request = build_request(params(definition=definition(), change_cause="web 1"))
     before = copy.deepcopy(request.body)
     body = apply_body(request)
-    assert body["metadata"]["annotations"] == {REVISION_ANNOTATION: "2", CHANGE_CAUSE_ANNOTATION: "web 1"}
+    assert body["metadata"]["annotations"] == {CHANGE_CAUSE_ANNOTATION: "web 1"}
     assert body["spec"]["replicas"] == 3
     assert request.body == before
 
@@ -1285,3 +1285,20 @@ def test_for_diff():
     diff["spec"]["replicas"] = 9
     assert live == before
     assert for_diff(None) == {}
+
+
+def test_build_request_drops_the_controllers_bookkeeping_annotations():
+    from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import build_request as _build
+
+    definition = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "web",
+            "annotations": {"deployment.kubernetes.io/revision": "7", "team": "shop"},
+        },
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "a"}]}}},
+    }
+    request = _build({"definition": definition})
+    assert request.body["metadata"]["annotations"] == {"team": "shop"}
+    assert definition["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "7"
