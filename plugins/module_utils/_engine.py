@@ -102,7 +102,7 @@ class RolloutEngine:
         self.waiter = DeploymentWaiter(client, request.namespace, request.name, self.timeline)
         self.hook_runner = HookRunner(client, self.timeline)
         self.hooks: List[JSONDict] = []
-        self.warnings: List[str] = []
+        self.warnings: List[str] = list(request.warnings)
         self.stopped_before: Optional[str] = None
         self.resumed_from: Optional[str] = None
         self.plan: JSONDict = {}
@@ -225,6 +225,11 @@ class RolloutEngine:
         )
         desired = self._write(live, dry_run=True)
         change = compare(live, desired, wanted_strategy)
+        if request.test and live is not None and not change.template and change.replicas:
+            # A test DeploymentConfig sits at 0 after its rollout: that is not a change to undo.
+            at_zero = {**desired, "spec": {**desired["spec"], "replicas": live["spec"].get("replicas")}}
+            change = compare(live, at_zero, wanted_strategy)
+            desired = at_zero
         replicas = desired_replicas(desired)
         current_rs = find_new_replica_set(live, replica_sets) if live is not None else None
         old_replicas = sum(
@@ -340,6 +345,11 @@ class RolloutEngine:
                 return
             getattr(self, f"_phase_{phase}")(strategy)
         self._control({}, "clearing the rollout state", annotations={STATE_ANNOTATION: None})
+        if self.request.test:
+            # OpenShift's test deployments: roll out, prove it works, then scale to 0.
+            self._control({"replicas": 0}, "scaling the test deployment to 0")
+            self.timeline.event("scaled", replicas=0, test=True)
+            self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
 
     def _resume(
         self,

@@ -6,6 +6,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from ._deploymentconfig import DeploymentConfigError, is_deployment_config
+from ._deploymentconfig import convert as convert_deployment_config
 from ._fenceposts import plan_recreate_steps, plan_rolling_steps, resolve_fenceposts
 from ._revisions import (
     CHANGE_CAUSE_ANNOTATION,
@@ -83,6 +85,9 @@ class RolloutRequest:
     wait: bool
     wait_timeout: int | None
     stop_before: str | None = None
+    # From a DeploymentConfig: what was left out of it, and `test: true` (scale to 0 after success).
+    warnings: tuple[str, ...] = ()
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,7 +198,8 @@ def _definition(definition: Any) -> dict[str, Any]:
     kind = definition.get("kind")
     if kind != "Deployment":
         raise RolloutInputError(
-            f"definition has kind {kind!r}: this module rolls out kind Deployment (apiVersion apps/v1)"
+            f"definition has kind {kind!r}: this module rolls out kind Deployment (apiVersion apps/v1) "
+            "or DeploymentConfig (apps.openshift.io/v1)"
         )
     api_version = definition.get("apiVersion", DEPLOYMENT_API_VERSION)
     if api_version != DEPLOYMENT_API_VERSION:
@@ -226,6 +232,18 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
 
     raw_strategy = params.get("strategy")
     body = None
+    warnings: list[str] = []
+    test = False
+    if is_deployment_config(definition):
+        try:
+            converted = convert_deployment_config(dict(definition or {}))
+        except DeploymentConfigError as exc:
+            raise RolloutInputError(str(exc)) from None
+        definition = converted.deployment
+        if raw_strategy is None:
+            raw_strategy = converted.strategy
+        warnings = [w for w in converted.warnings if not any(f"{{{name}:" in w for name in images)]
+        test = converted.test
     if definition is not None:
         definition = _definition(definition)
         body = copy.deepcopy(definition)
@@ -290,6 +308,8 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             "stop_before needs wait=true: the phases are the module's, not the controller's"
         )
     return RolloutRequest(
+        warnings=tuple(warnings),
+        test=test,
         stop_before=stop_before,
         namespace=namespace,
         name=name,

@@ -59,6 +59,11 @@ options:
         module applied before and that the definition no longer has are removed.
       - The definition's C(spec.strategy) gives the strategy when O(strategy) is not set.
         C(spec.strategy) and C(spec.paused) are managed by the module and are not applied as they are.
+      - An OpenShift C(DeploymentConfig) (C(apps.openshift.io/v1)) is accepted as it is. It is turned
+        into a Deployment with its selector, template, replicas, minReadySeconds, revisionHistoryLimit and
+        paused. Its strategy and hooks are run as described here. ImageChange triggers and
+        C(tagImages) are dropped with a warning. C(test=true) scales to 0 after a successful rollout.
+        See C(docs/deploymentconfig-migration.md).
       - Mutually exclusive with O(src).
     type: raw
   src:

@@ -540,11 +540,11 @@ def without(key, mapping):
         ),
         (
             params(definition=dict(definition(), kind="StatefulSet")),
-            "definition has kind 'StatefulSet': this module rolls out kind Deployment (apiVersion apps/v1)",
+            "definition has kind 'StatefulSet': this module rolls out kind Deployment (apiVersion apps/v1) or DeploymentConfig (apps.openshift.io/v1)",
         ),
         (
             params(definition=without("kind", definition())),
-            "definition has kind None: this module rolls out kind Deployment (apiVersion apps/v1)",
+            "definition has kind None: this module rolls out kind Deployment (apiVersion apps/v1) or DeploymentConfig (apps.openshift.io/v1)",
         ),
         (
             params(definition=dict(definition(), apiVersion="extensions/v1beta1")),

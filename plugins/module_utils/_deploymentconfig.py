@@ -1,0 +1,139 @@
+# Copyright (c) openrollout.k8s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+# An OpenShift DeploymentConfig (apps.openshift.io/v1) as a Deployment plus our strategy, so that
+# a DC manifest can be rolled out as it is on plain Kubernetes. Pure. The mapping, field by field,
+# is in docs/deploymentconfig-migration.md.
+
+DC_API_VERSIONS = ("apps.openshift.io/v1", "v1")
+# DC annotations that only OpenShift's controllers read.
+_OPENSHIFT_ANNOTATION_PREFIXES = ("openshift.io/", "deploymentconfig.openshift.io/")
+
+
+class DeploymentConfigError(ValueError):
+    """The DeploymentConfig cannot become a Deployment; the message says why."""
+
+
+@dataclass
+class ConvertedDeploymentConfig:
+    """The Deployment, the DC's strategy block (our input form), what was left out, and ``test``."""
+
+    deployment: dict[str, Any]
+    strategy: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+    test: bool = False
+
+
+def is_deployment_config(definition: Any) -> bool:
+    return isinstance(definition, dict) and definition.get("kind") == "DeploymentConfig"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
+    """A DeploymentConfig as a Deployment.
+
+    Kept: name, namespace, labels, annotations (not OpenShift's own), replicas, selector
+    (a DC's plain label map becomes matchLabels; none means the template's labels, as in
+    OpenShift), template, minReadySeconds, revisionHistoryLimit, paused. The strategy block
+    goes to the rollout module as it is (it speaks DC). Triggers: ConfigChange is what the
+    module does anyway; ImageChange has no image streams to watch here, so it is dropped with
+    a warning. ``test: true`` is returned for the engine to scale to 0 after success.
+    """
+    api_version = dc.get("apiVersion")
+    if api_version not in DC_API_VERSIONS:
+        raise DeploymentConfigError(
+            f"DeploymentConfig apiVersion {api_version!r} is unknown; use apps.openshift.io/v1"
+        )
+    metadata = _dict(dc.get("metadata"))
+    spec = _dict(dc.get("spec"))
+    if not metadata.get("name"):
+        raise DeploymentConfigError("the DeploymentConfig has no metadata.name")
+    template = copy.deepcopy(_dict(spec.get("template")))
+    if not template:
+        raise DeploymentConfigError("the DeploymentConfig has no spec.template")
+    warnings: list[str] = []
+
+    selector = spec.get("selector")
+    if selector is None:
+        selector = _dict(_dict(template.get("metadata")).get("labels"))
+    if not isinstance(selector, dict) or not selector:
+        raise DeploymentConfigError(
+            "the DeploymentConfig has no spec.selector and its template has no labels: "
+            "a Deployment needs a selector"
+        )
+    if "matchLabels" in selector or "matchExpressions" in selector:
+        label_selector = copy.deepcopy(selector)
+    else:
+        label_selector = {"matchLabels": {str(k): str(v) for k, v in selector.items()}}
+
+    for trigger in spec.get("triggers") or []:
+        kind = _dict(trigger).get("type")
+        if kind == "ImageChange":
+            params = _dict(_dict(trigger).get("imageChangeParams"))
+            names = ", ".join(params.get("containerNames") or []) or "its containers"
+            tag = _dict(params.get("from")).get("name", "an image stream tag")
+            warnings.append(
+                f"ImageChange trigger ({tag} -> {names}) is not supported: Kubernetes has no image "
+                "streams. Set the image in the definition, or pass images: {container: image} from "
+                "your pipeline when a new image is built"
+            )
+        elif kind not in ("ConfigChange", None):
+            warnings.append(f"trigger {kind!r} is not supported and was ignored")
+
+    deployment_metadata: dict[str, Any] = {"name": metadata["name"]}
+    if metadata.get("namespace"):
+        deployment_metadata["namespace"] = metadata["namespace"]
+    if metadata.get("labels"):
+        deployment_metadata["labels"] = copy.deepcopy(metadata["labels"])
+    annotations = {
+        key: value
+        for key, value in _dict(metadata.get("annotations")).items()
+        if not key.startswith(_OPENSHIFT_ANNOTATION_PREFIXES)
+    }
+    if annotations:
+        deployment_metadata["annotations"] = annotations
+
+    deployment_spec: dict[str, Any] = {"selector": label_selector, "template": template}
+    for key in ("replicas", "minReadySeconds", "revisionHistoryLimit", "paused"):
+        if key in spec:
+            deployment_spec[key] = copy.deepcopy(spec[key])
+    if "replicas" not in deployment_spec:
+        deployment_spec["replicas"] = 1  # a DC's default, as a Deployment's
+
+    for container in _dict(template.get("spec")).get("containers") or []:
+        if isinstance(container, dict) and not str(container.get("image") or "").strip():
+            warnings.append(
+                f"container {container.get('name')!r} has no image (an ImageChange trigger filled it in "
+                "OpenShift); give it with images: {" + str(container.get("name")) + ": <image>}"
+            )
+
+    strategy = copy.deepcopy(spec["strategy"]) if isinstance(spec.get("strategy"), dict) else None
+    if strategy is not None and not strategy.get("resources"):
+        strategy.pop("resources", None)  # `resources: {}` is common in exported DCs
+    return ConvertedDeploymentConfig(
+        deployment={
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": deployment_metadata,
+            "spec": deployment_spec,
+        },
+        strategy=strategy,
+        warnings=warnings,
+        test=bool(spec.get("test")),
+    )
+
+
+__all__ = [
+    "ConvertedDeploymentConfig",
+    "DeploymentConfigError",
+    "convert",
+    "is_deployment_config",
+]
