@@ -229,6 +229,7 @@ class KubeClient:
         self.apps = k8s_client.AppsV1Api(api_client)
         self.core = k8s_client.CoreV1Api(api_client)
         self.batch = k8s_client.BatchV1Api(api_client)
+        self.rbac = k8s_client.RbacAuthorizationV1Api(api_client)
         self.clock = clock
         self.sleep = sleep
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ._client import ClientError, KubeClient
 from ._hook_runner import HookFailed, HookRunner
-from ._hooks import hook_job, hook_job_name
+from ._hooks import custom_job, deployer_rbac, hook_job, hook_job_name
 from ._revisions import (
     REVISION_ANNOTATION,
     find_new_replica_set,
@@ -53,7 +53,9 @@ from ._rollout import (
 from ._status import deployment_status
 from ._strategy import (
     HOOK_POINTS,
+    STRATEGY_CUSTOM,
     STRATEGY_RECREATE,
+    Hook,
     Strategy,
     StrategyError,
     parse_strategy,
@@ -409,6 +411,16 @@ class RolloutEngine:
 
     def _phase_apply(self, strategy: Strategy) -> None:
         creating = self.plan["creating"]
+        if strategy.type == STRATEGY_CUSTOM:
+            # Paused with the new template: the controller makes no pod until the deployer is done.
+            if creating:
+                self._apply(replicas=0)
+                self._control({"paused": True, "strategy": self.plan["strategy"]}, "pausing for the deployer")
+            else:
+                self._control({"paused": True, "strategy": self.plan["strategy"]}, "pausing for the deployer")
+                self._apply()
+            self.timeline.event("applied", revision=self.planned_revision, paused=True)
+            return
         if strategy.type == STRATEGY_RECREATE:
             if not creating:
                 self._control({"strategy": self.plan["strategy"]}, "setting the Recreate strategy")
@@ -429,6 +441,42 @@ class RolloutEngine:
             replicas=self.plan["replicas"],
             canary=self.plan["canary"],
         )
+
+    def _phase_custom(self, strategy: Strategy) -> None:
+        """The Custom strategy: the user's deployer Job runs, then the Deployment rolls out."""
+        self._ensure_deployer_rbac()
+        live = self._get()
+        source = copy.deepcopy(self.after or {})
+        if live is not None:
+            source["metadata"]["uid"] = live["metadata"]["uid"]
+        job = custom_job(source, strategy, self.planned_revision or 1, self.previous_revision)
+        deployer = Hook(failure_policy="Abort", exec_new_pod=None, tag_images=[])
+        try:
+            record = self.hook_runner.run(job, deployer, "deployer", self.waiter.time_left)
+        except HookFailed as failed:
+            self.hooks.append(failed.record)
+            raise StepFailed(
+                Failure("DeployerFailed", str(failed).replace("deployer hook", "Custom deployer"))
+            ) from None
+        self.hooks.append(record)
+        self._control({"paused": False, "replicas": self.plan["replicas"]}, "resuming after the deployer")
+        self.timeline.event("resumed_by_module", replicas=self.plan["replicas"])
+
+    def _ensure_deployer_rbac(self) -> None:
+        """The deployer's ServiceAccount, Role and RoleBinding (namespace-scoped), created once."""
+        create: Dict[str, Callable[..., Any]] = {
+            "ServiceAccount": self.client.core.create_namespaced_service_account,
+            "Role": self.client.rbac.create_namespaced_role,
+            "RoleBinding": self.client.rbac.create_namespaced_role_binding,
+        }
+        for obj in deployer_rbac(self.request.namespace, self.request.name):
+            try:
+                self.client.call(
+                    f"creating the deployer's {obj['kind']}", create[obj["kind"]], self.request.namespace, obj
+                )
+            except ClientError as exc:
+                if exc.status != 409:  # already there from an earlier rollout
+                    raise
 
     def _phase_canary(self, strategy: Strategy) -> None:
         """Canary-first: no old pod went while maxUnavailable was 0; one new pod is available now."""
@@ -666,6 +714,8 @@ class RolloutEngine:
 
 def rollout_phases(strategy_type: str, canary: bool) -> List[str]:
     """The phases of a rollout of a new template (see RolloutEngine._run_phases)."""
+    if strategy_type == STRATEGY_CUSTOM:
+        return ["apply", "custom", "complete", "post"]
     if strategy_type == STRATEGY_RECREATE:
         return ["apply", "old_gone", "mid", "validate", "scale", "complete", "post"]
     return ["apply", *(["canary"] if canary else []), "complete", "post"]

@@ -166,6 +166,111 @@ def hook_job(
     }
 
 
+def deployer_name(deployment_name: str) -> str:
+    """The ServiceAccount (and Role, RoleBinding) of a Custom strategy's deployer pod."""
+    return deployment_name[: JOB_NAME_MAX - len("-deployer")].rstrip("-.") + "-deployer"
+
+
+def deployer_rbac(namespace: str, deployment_name: str) -> list[dict[str, Any]]:
+    """ServiceAccount, Role and RoleBinding giving the deployer a token for its namespace only.
+
+    It may read and change Deployments (and their scale), read ReplicaSets, pods and their
+    logs: what a custom rollout needs, nothing cluster-wide.
+    """
+    name = deployer_name(deployment_name)
+    labels = {LABEL_DEPLOYMENT: deployment_name}
+    meta = {"name": name, "namespace": namespace, "labels": labels}
+    rules = [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments", "deployments/scale"],
+            "verbs": ["get", "list", "watch", "patch", "update"],
+        },
+        {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "watch"]},
+    ]
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": dict(meta)},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": dict(meta),
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": dict(meta),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+    ]
+
+
+def custom_job(
+    deployment: dict[str, Any], strategy: Strategy, revision: int, previous_revision: int | None
+) -> dict[str, Any]:
+    """The Custom strategy's deployer Job: the user's image and command, told what to roll out.
+
+    Without an image it runs the template's first container image; without a command, the
+    image's own entrypoint. Its env names the deployment, namespace, new and old revisions
+    (OPENROLLOUT_* and DeploymentConfig's OPENSHIFT_* names), then the user's environment;
+    its service account (deployer_rbac) holds a token for this namespace only.
+    """
+    if strategy.custom is None:
+        raise ValueError("the strategy has no customParams")
+    metadata = _dict(deployment.get("metadata"))
+    name, namespace = str(metadata.get("name")), str(metadata.get("namespace"))
+    template_spec = _dict(_dict(_dict(deployment.get("spec")).get("template")).get("spec"))
+    first = _dict((template_spec.get("containers") or [{}])[0])
+    container: dict[str, Any] = {"name": "deployer", "image": strategy.custom.image or first.get("image")}
+    if strategy.custom.command:
+        container["command"] = list(strategy.custom.command)
+    previous = "" if previous_revision is None else str(previous_revision)
+    container["env"] = _merge_env(
+        hook_env(namespace, name, revision),
+        [
+            {"name": "OPENROLLOUT_NEW_REVISION", "value": str(revision)},
+            {"name": "OPENROLLOUT_OLD_REVISION", "value": previous},
+            {"name": "OPENSHIFT_DEPLOYMENT_OLD_NAME", "value": f"{name}-{previous}" if previous else ""},
+        ],
+        strategy.custom.environment,
+    )
+    labels = {**strategy.labels, **hook_labels(name, revision, "deployer")}
+    job_metadata: dict[str, Any] = {
+        "name": hook_job_name(name, revision, "deployer").replace("-hook-deployer", "-deployer"),
+        "namespace": namespace,
+        "labels": dict(labels),
+    }
+    if strategy.annotations:
+        job_metadata["annotations"] = dict(strategy.annotations)
+    if metadata.get("uid"):
+        job_metadata["ownerReferences"] = [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": metadata["uid"]}
+        ]
+    pod_metadata: dict[str, Any] = {"labels": dict(labels)}
+    if strategy.annotations:
+        pod_metadata["annotations"] = dict(strategy.annotations)
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": deployer_name(name),
+        "containers": [container],
+    }
+    for field in ("imagePullSecrets", "nodeSelector", "tolerations"):
+        if field in template_spec:
+            pod_spec[field] = copy.deepcopy(template_spec[field])
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": job_metadata,
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": strategy.active_deadline_seconds,
+            "template": {"metadata": pod_metadata, "spec": pod_spec},
+        },
+    }
+
+
 def _condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
     for condition in _dict(job.get("status")).get("conditions") or []:
         if _dict(condition).get("type") == kind and condition.get("status") == "True":
@@ -217,6 +322,9 @@ __all__ = [
     "LABEL_REVISION",
     "LOG_TAIL_LINES",
     "JobOutcome",
+    "custom_job",
+    "deployer_name",
+    "deployer_rbac",
     "hook_env",
     "hook_job",
     "hook_job_name",

@@ -26,7 +26,14 @@ from ._status import (
     summarize_problems,
     unrecoverable,
 )
-from ._strategy import STRATEGY_RECREATE, STRATEGY_ROLLING, Strategy, StrategyError, parse_strategy
+from ._strategy import (
+    STRATEGY_CUSTOM,
+    STRATEGY_RECREATE,
+    STRATEGY_ROLLING,
+    Strategy,
+    StrategyError,
+    parse_strategy,
+)
 
 # What the rollout module decides, on plain dicts and without a clock: the request read
 # from the module's options, what changes between the live Deployment and the desired one,
@@ -161,12 +168,11 @@ def deployment_strategy(strategy: Strategy, canary: bool = False) -> dict[str, A
     maxUnavailable 0 so that no old pod goes before a new one is available. Recreate ->
     Recreate, with ``rollingUpdate: None`` so that a merge patch removes the old one.
     """
-    if strategy.type == STRATEGY_RECREATE:
+    # Custom: the controller's strategy for when the deployer resumes the Deployment, from the
+    # parameters given with it (rollingParams, the default, or recreateParams).
+    recreate_like = strategy.type == STRATEGY_CUSTOM and strategy.interval_seconds is None
+    if strategy.type == STRATEGY_RECREATE or recreate_like:
         return {"type": "Recreate", "rollingUpdate": None}
-    if strategy.type != STRATEGY_ROLLING:
-        raise RolloutInputError(
-            f"strategy type {strategy.type} is not supported by this module yet (Rolling or Recreate)"
-        )
     return {
         "type": "RollingUpdate",
         "rollingUpdate": {
@@ -298,8 +304,6 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         strategy = parse_strategy(raw_strategy) if raw_strategy is not None else None
     except StrategyError as exc:
         raise RolloutInputError(str(exc)) from None
-    if strategy is not None:
-        deployment_strategy(strategy)  # refuses Custom until it is supported
     stop_before = params.get("stop_before")
     if stop_before not in (None, "mid", "post"):
         raise RolloutInputError(f"stop_before must be mid or post, got {stop_before!r}")

@@ -94,7 +94,7 @@ options:
     description:
       - The rollout strategy, in DeploymentConfig's form. A DeploymentConfig's C(strategy) block
         can be pasted as it is (camelCase), or written in snake_case.
-      - C(type) is V(Rolling) or V(Recreate). Without a strategy anywhere, a new Deployment gets
+      - C(type) is V(Rolling), V(Recreate) or V(Custom). Without a strategy anywhere, a new Deployment gets
         Rolling with maxSurge 25% and maxUnavailable 25%, and an existing one keeps its own.
       - C(rollingParams) (or C(rolling_params)) takes C(maxSurge), C(maxUnavailable) (a count or a
         percentage, default 25% each) and C(timeoutSeconds) (default 600). C(timeoutSeconds) is how
@@ -119,7 +119,14 @@ options:
         Retry runs the hook again, with growing pauses, until it succeeds or C(activeDeadlineSeconds)
         or O(wait_timeout) runs out. Ignore adds a warning and carries on.
       - C(tagImages) hooks are accepted and ignored with a warning, because there are no image streams.
-      - The Custom strategy is refused with a clear error by this version.
+      - C(type=Custom) with C(customParams) (C(image), C(command), C(environment)) runs the user's deployer.
+        The module pauses the Deployment with the new template, so the controller makes no new pod.
+        Then it runs the deployer as a Job C(<deployment>-<revision>-deployer) under the ServiceAccount
+        C(<deployment>-deployer), whose Role only covers Deployments, ReplicaSets and pods of this
+        namespace. The deployer's environment names the deployment, the namespace, and the new and old
+        revisions. When the deployer succeeds, the module resumes the Deployment at its replica count
+        and waits until the new revision is complete. If the deployer fails, the rollout fails and is
+        rolled back.
       - The Deployment's C(spec.strategy) is set to match (RollingUpdate with the same maxSurge and
         maxUnavailable, or Recreate), so the controller follows the same strategy when the module
         is not running, for example on C(kubectl rollout undo).

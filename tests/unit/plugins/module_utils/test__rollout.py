@@ -307,11 +307,26 @@ def test_deployment_strategy(strategy, canary, expected):
     assert deployment_strategy(strategy, canary=canary) == expected
 
 
-def test_deployment_strategy_refuses_custom():
-    custom = parse_strategy({"type": "Custom", "customParams": {"image": "deployer:1"}})
-    with pytest.raises(RolloutInputError) as exc:
-        deployment_strategy(custom)
-    assert str(exc.value) == "strategy type Custom is not supported by this module yet (Rolling or Recreate)"
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Custom: the strategy the controller follows once the deployer resumes the Deployment.
+        (
+            {"type": "Custom", "customParams": {"image": "deployer:1"}},
+            {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+        ),
+        (
+            {"type": "Custom", "customParams": {"image": "d:1"}, "rollingParams": {"maxSurge": 2}},
+            {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": "25%"}},
+        ),
+        (
+            {"type": "Custom", "customParams": {"image": "d:1"}, "recreateParams": {}},
+            {"type": "Recreate", "rollingUpdate": None},
+        ),
+    ],
+)
+def test_deployment_strategy_for_custom(raw, expected):
+    assert deployment_strategy(parse_strategy(raw)) == expected
 
 
 ROLLING_1_0 = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
@@ -610,10 +625,6 @@ def without(key, mapping):
         (
             params(definition=definition(strategy={"type": "Blue"})),
             "spec.strategy.type 'Blue' is not a Deployment strategy (RollingUpdate or Recreate)",
-        ),
-        (
-            params(name="web", strategy={"type": "Custom", "customParams": {"image": "deployer:1"}}),
-            "strategy type Custom is not supported by this module yet (Rolling or Recreate)",
         ),
     ],
 )
