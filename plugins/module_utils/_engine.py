@@ -106,6 +106,7 @@ class RolloutEngine:
         self.hooks: List[JSONDict] = []
         self.warnings: List[str] = list(request.warnings)
         self.stopped_before: Optional[str] = None
+        self.rollback_hook_failure: Optional[str] = None
         self.resumed_from: Optional[str] = None
         self.plan: JSONDict = {}
         self.rollback_to: Optional[JSONDict] = None
@@ -549,7 +550,10 @@ class RolloutEngine:
 
     def _run_hook(self, phase: str, strategy: Strategy) -> None:
         """Run the phase's hook, if any, from the new template; StepFailed when it aborts."""
-        if phase not in self._hook_phases(strategy):
+        wanted = phase in self._hook_phases(strategy) or (
+            phase == "rollback" and phase in strategy.hooks and strategy.hooks[phase].exec_new_pod is not None
+        )
+        if not wanted:
             return
         hook = strategy.hooks[phase]
         deployment = self._get() if phase != "pre" or self.before is not None else None
@@ -605,14 +609,24 @@ class RolloutEngine:
         images = ", ".join(
             f"{name}={image}" for name, image in sorted(images_of(previous_rs["spec"]["template"]).items())
         )
+        hook_note = (
+            f". The rollback hook failed: {self.rollback_hook_failure}" if self.rollback_hook_failure else ""
+        )
         raise RolloutError(
             f"{cause}. Rolled back to the template of revision {revision(previous_rs)} ({images}), "
-            f"now revision {revision(rolled_back)}: {self._state_text(rolled_back)}",
+            f"now revision {revision(rolled_back)}: {self._state_text(rolled_back)}{hook_note}",
             self._result(True, deployment=rolled_back, failure=failure, rolled_back=True),
         )
 
     def _roll_back(self, strategy: Strategy, previous_rs: JSONDict) -> JSONDict:
         """kubectl rollout undo to ``previous_rs``, with the replicas and strategy from before the task."""
+        # The rollback hook (for example, undo a data migration the pre or mid hook made) runs
+        # first, from the failed revision's template. Its failure is reported; the rollback of
+        # the application goes on regardless: capacity first.
+        try:
+            self._run_hook("rollback", strategy)
+        except StepFailed as failed:
+            self.rollback_hook_failure = failed.failure.message
         previous_replicas = self.rollback_replicas
         if previous_replicas is None:
             previous_replicas = int(previous_rs.get("spec", {}).get("replicas") or 1)

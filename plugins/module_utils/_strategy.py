@@ -84,8 +84,11 @@ _ROLLING_KEYS = (
     "updatePeriodSeconds",
     "pre",
     "post",
+    "rollback",
 )
-_RECREATE_KEYS = ("timeoutSeconds", "pre", "mid", "post")
+# `rollback` is ours, beyond DeploymentConfig (like Helm's pre-rollback): it runs when a rollout is
+# rolled back, before the previous template comes back.
+_RECREATE_KEYS = ("timeoutSeconds", "pre", "mid", "post", "rollback")
 _CUSTOM_KEYS = ("image", "command", "environment")
 _HOOK_KEYS = ("failurePolicy", "execNewPod", "tagImages")
 _EXEC_NEW_POD_KEYS = ("containerName", "command", "env", "volumes")
@@ -421,6 +424,14 @@ def _parse_hook(raw: object, path: str) -> Hook:
     )
 
 
+def parse_hook(raw: object, path: str = "hook") -> Hook:
+    """One hook on its own (camelCase or snake_case), as in a strategy's pre/mid/post.
+
+    ``path`` names it in messages: "hook.execNewPod.containerName is required ...".
+    """
+    return _parse_hook(raw, path)
+
+
 def _parse_hooks(block: _Block, points: Sequence[str]) -> dict[str, Hook]:
     hooks: dict[str, Hook] = {}
     for point in points:
@@ -586,7 +597,7 @@ def parse_strategy(raw: dict[str, Any] | None) -> Strategy:
             if params.has("updatePeriodSeconds")
             else DEFAULT_UPDATE_PERIOD_SECONDS
         )
-        hooks = _parse_hooks(params, ("pre", "post"))
+        hooks = _parse_hooks(params, ("pre", "post", "rollback"))
     else:
         params = _Block(
             top.get("recreateParams") if has_recreate else {},
@@ -602,7 +613,7 @@ def parse_strategy(raw: dict[str, Any] | None) -> Strategy:
         )
         interval = None
         update_period = None
-        hooks = _parse_hooks(params, HOOK_POINTS)
+        hooks = _parse_hooks(params, (*HOOK_POINTS, "rollback"))
 
     labels = _string_map(top.get("labels") or {}, top.child("labels"))
     annotations = _string_map(top.get("annotations") or {}, top.child("annotations"))
@@ -715,7 +726,11 @@ def strategy_to_dict(strategy: Strategy) -> JSONDict:
          "labels": {}, "annotations": {}, "active_deadline_seconds": 21600}
     """
     result: JSONDict = {"type": strategy.type}
-    hooks = {point: hook_to_dict(strategy.hooks[point]) for point in HOOK_POINTS if point in strategy.hooks}
+    hooks = {
+        point: hook_to_dict(strategy.hooks[point])
+        for point in (*HOOK_POINTS, "rollback")
+        if point in strategy.hooks
+    }
     rolling_like = strategy.type == STRATEGY_ROLLING or (
         strategy.type == STRATEGY_CUSTOM and strategy.interval_seconds is not None
     )
@@ -776,6 +791,7 @@ __all__ = [
     "StrategyError",
     "hook_points",
     "hook_to_dict",
+    "parse_hook",
     "parse_strategy",
     "strategy_to_dict",
     "validate_hook_against_template",

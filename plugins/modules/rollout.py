@@ -118,6 +118,11 @@ options:
         hook with Abort fails the rollout, which is rolled back per O(rollback_on_failure).
         Retry runs the hook again, with growing pauses, until it succeeds or C(activeDeadlineSeconds)
         or O(wait_timeout) runs out. Ignore adds a warning and carries on.
+      - A C(rollback) hook (in C(rollingParams) or C(recreateParams), beyond DeploymentConfig, like
+        Helm's pre-rollback) runs from the failed revision's template when a failed rollout is rolled
+        back, before the previous template comes back. It can, for example, revert a data migration
+        made by the pre or mid hook. If it fails, the rollback still happens and the message says the
+        hook failed.
       - C(tagImages) hooks are accepted and ignored with a warning, because there are no image streams.
       - C(type=Custom) with C(customParams) (C(image), C(command), C(environment)) runs the user's deployer.
         The module pauses the Deployment with the new template, so the controller makes no new pod.

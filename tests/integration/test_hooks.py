@@ -272,3 +272,28 @@ def test_stop_before_mid_needs_recreate(run_task, namespace):
         result["msg"]
         == "stop_before: mid needs the Recreate strategy (a Rolling update has no moment without pods)"
     )
+
+
+def test_rollback_hook_runs_when_a_failed_rollout_is_rolled_back(run_task, namespace, apps_v1):
+    strategy = {
+        "type": "Rolling",
+        "rollingParams": {"pre": hook("migrate up"), "rollback": hook("migrate down")},
+    }
+    assert_ok(run_task("rollout", {"definition": deployment(namespace)}), True)
+    broken = deployment(
+        namespace, "registry.example/web:v2", pod_labels={"openrollout.test/never-ready": "true"}
+    )
+    result = run_task("rollout", {"definition": broken, "strategy": strategy})
+    assert result["failed"] and result["rolled_back"]
+    assert [(h["phase"], h["job"], h["succeeded"]) for h in result["hooks"]] == [
+        ("pre", "web-2-hook-pre", True),
+        ("rollback", "web-2-hook-rollback", True),
+    ]
+    order = events(result)
+    assert (
+        order.index("failed")
+        < order.index("hook_started", order.index("failed"))
+        < order.index("rollback_started")
+    )
+    assert images(apps_v1, namespace) == ["registry.example/web:v1"]
+    assert "rollback hook failed" not in result["msg"]

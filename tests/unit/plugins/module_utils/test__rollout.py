@@ -612,7 +612,7 @@ def without(key, mapping):
             params(name="web", strategy={"type": "Rolling", "rolling_params": {"max_surg": 1}}),
             "strategy.rolling_params: unknown key 'max_surg' (did you mean 'max_surge'?); allowed keys: "
             "intervalSeconds (interval_seconds), maxSurge (max_surge), maxUnavailable (max_unavailable), "
-            "post, pre, timeoutSeconds (timeout_seconds), updatePeriodSeconds (update_period_seconds)",
+            "post, pre, rollback, timeoutSeconds (timeout_seconds), updatePeriodSeconds (update_period_seconds)",
         ),
         # The definition's strategy is read through the same parser (the message names the
         # strategy option's path, not spec.strategy.rollingUpdate).

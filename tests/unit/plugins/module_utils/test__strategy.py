@@ -378,7 +378,7 @@ def _exec(**extra):
             (
                 "strategy.rollingParams: unknown key 'maxSurg' (did you mean 'maxSurge'?); allowed keys: "
                 "intervalSeconds (interval_seconds), maxSurge (max_surge), maxUnavailable (max_unavailable), "
-                "post, pre, timeoutSeconds (timeout_seconds), updatePeriodSeconds (update_period_seconds)"
+                "post, pre, rollback, timeoutSeconds (timeout_seconds), updatePeriodSeconds (update_period_seconds)"
             ),
         ),
         (
