@@ -79,7 +79,16 @@ test: venv collection-link
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory cluster-up
 	rc=0; $(MAKE) --no-print-directory test-integration || rc=$$?; \
+	  $(MAKE) --no-print-directory molecule || rc=$$?; \
 	  hack/cluster/down.sh; exit $$rc
+
+# The roles' molecule scenarios (extensions/molecule/, shared settings in its config.yml) on the local
+# cluster: the default driver with nothing to create, Ansible on localhost; each scenario makes and
+# deletes its own namespace (with the built kubectl). converge, idempotence, verify.
+.PHONY: molecule
+molecule: cluster-up collection-link
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" K8S_AUTH_KUBECONFIG=$(KUBECONFIG_PATH) \
+	  KUBECTL=$$(hack/cluster/kubectl-path.sh) $(VENV)/bin/molecule test --all
 
 demo: cluster-up collection-link
 	KUBECONFIG=$(KUBECONFIG_PATH) KUBECTL=$$(hack/cluster/kubectl-path.sh) hack/demo.sh
