@@ -242,7 +242,11 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import AUTH_ARG_SPEC, argument_spec
+from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
+    AUTH_ARG_SPEC,
+    ArgSpec,
+    argument_spec,
+)
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
@@ -280,7 +284,7 @@ PHASE_PATTERN = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
 # How long a Job deleted by force may take to disappear.
 DELETE_WAIT_SECONDS = 60
 
-LIFECYCLE_HOOK_ARG_SPEC = {
+LIFECYCLE_HOOK_ARG_SPEC: ArgSpec = {
     "name": {"type": "str", "required": True},
     "namespace": {"type": "str", "default": "default"},
     "hook": {"type": "dict", "required": True},
@@ -519,7 +523,7 @@ def warned(module: AnsibleModule, result: JSONDict) -> JSONDict:
     return result
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(AUTH_ARG_SPEC, LIFECYCLE_HOOK_ARG_SPEC),
         supports_check_mode=True,
