@@ -659,7 +659,18 @@ class RolloutEngine:
                 {"op": "add", "path": "/spec/strategy", "value": _without_nulls(final_strategy)},
                 {"op": "add", "path": "/spec/paused", "value": False},
             ]
-            return self._patch(operations, JSON_PATCH, "rolling back")
+            try:
+                return self._patch(operations, JSON_PATCH, "rolling back")
+            except ClientError as exc:
+                # A failed JSON patch "test" is a bare 422: if the Deployment moved meanwhile,
+                # it is a conflict, retried from a fresh read.
+                now = self._get() if exc.status == 422 else None
+                if (
+                    now is not None
+                    and now["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]
+                ):
+                    raise ClientError(f"{exc} (the Deployment changed meanwhile)", 409) from None
+                raise
 
         self.client.retry_on_conflict(attempt, "rollback")
         self.timeline.event("rollback_started", to_revision=revision(previous_rs), replicas=previous_replicas)
