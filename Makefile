@@ -23,6 +23,7 @@ help:
 	@echo "make cluster-build   build the control plane from Go modules (cached)"
 	@echo "make cluster-up|cluster-down|cluster-status|kubectl-path"
 	@echo "make test-unit|test-integration|lint|sanity"
+	@echo "make bench           benchmarks vs kubectl and kubernetes.core (BENCH_RUNS=5): docs/performance.md"
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,8 +53,8 @@ kubectl-path:
 	@hack/cluster/kubectl-path.sh
 
 lint: venv collection-link
-	$(VENV)/bin/ruff check plugins tests hack
-	$(VENV)/bin/ruff format --check plugins tests hack
+	$(VENV)/bin/ruff check plugins tests hack bench
+	$(VENV)/bin/ruff format --check plugins tests hack bench
 	$(VENV)/bin/mypy
 
 # ansible-test sanity, without Docker; hack/sanity/run.sh says where it runs and how it gets its
@@ -92,6 +93,29 @@ molecule: cluster-up collection-link
 
 demo: cluster-up collection-link
 	KUBECONFIG=$(KUBECONFIG_PATH) KUBECTL=$$(hack/cluster/kubectl-path.sh) hack/demo.sh
+
+# Benchmarks (bench/, not part of `make test`): about 20 minutes. They write bench/results/<date>.json
+# and regenerate docs/performance.md and its chart. kubernetes.core is not on PyPI on its own and
+# Galaxy is out of reach, so it is taken out of the pinned, hash-checked `ansible` bundle wheel
+# (bench/kubernetes-core.txt) into build/bench-collections. BENCH_RUNS, BENCH_SCALE_RUNS,
+# BENCH_SCALE_DEPLOYMENT_RUNS, BENCH_SCALE_REPLICAS, BENCH_SCALE_DEPLOYMENTS, BENCH_SLOW_DELAY,
+# BENCH_ONLY: see bench/run.py.
+.PHONY: bench kubernetes-core
+BENCH_STAMP := $(VENV)/.bench-installed
+KUBERNETES_CORE_STAMP := build/bench-collections/.installed
+
+$(BENCH_STAMP): $(VENV_STAMP) bench/requirements.txt
+	$(PY) -m pip install -q -r bench/requirements.txt
+	@touch $@
+
+$(KUBERNETES_CORE_STAMP): bench/kubernetes-core.txt bench/install_kubernetes_core.py | $(VENV_STAMP)
+	$(PY) bench/install_kubernetes_core.py --requirement bench/kubernetes-core.txt --dest build/bench-collections
+	@touch $@
+
+kubernetes-core: $(KUBERNETES_CORE_STAMP)
+
+bench: cluster-up collection-link $(BENCH_STAMP) $(KUBERNETES_CORE_STAMP)
+	$(PY) bench/run.py
 
 clean: cluster-down
 	rm -rf build $(VENV)
