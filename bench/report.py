@@ -143,7 +143,8 @@ def render(results: JSONDict, source: str) -> str:
         f"{results.get('cluster', {}).get('bench_nodes')}.",
         f"- **Tools:** openrollout.k8s {versions.get('openrollout_k8s')} (commit "
         f"{versions.get('openrollout_commit')}), kubernetes.core {versions.get('kubernetes_core')}, "
-        f"ansible-core {versions.get('ansible_core')}, kubectl {versions.get('kubectl')}.",
+        f"ansible-core {versions.get('ansible_core')}, kubectl {versions.get('kubectl')}."
+        + _changed(versions.get("openrollout_changed_files")),
         "- **How:** see [How it is measured](#how-it-is-measured) below, and bench/.",
         "",
         f"![Done-detection latency and wall time per tool]({CHART.name})",
@@ -166,6 +167,12 @@ def render(results: JSONDict, source: str) -> str:
     if (root / ANALYSIS).exists():
         parts += ["", (root / ANALYSIS).read_text().rstrip(), ""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _changed(files: Optional[List[str]]) -> str:
+    if not files:
+        return ""
+    return f" The work tree had {len(files)} changed or new files in plugins/: {', '.join(files)}."
 
 
 def _fast_numbers(fast: JSONDict) -> JSONDict:

@@ -91,13 +91,11 @@ def versions(kubectl: str, cluster: Cluster) -> JSONDict:
         "ansible_core": ansible_core,
         "kubernetes_core": json.loads(manifest.read_text())["collection_info"]["version"],
         "openrollout_k8s": ours,
-        "openrollout_commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip(),
+        "openrollout_commit": _git("rev-parse", "--short", "HEAD").strip(),
+        # the bench runs the work tree: which files of plugins/ differ from that commit
+        "openrollout_changed_files": sorted(
+            line[3:] for line in _git("status", "--porcelain", "--", "plugins").splitlines() if line.strip()
+        ),
     }
 
 
