@@ -70,8 +70,11 @@ sanity: venv
 test-unit: venv collection-link
 	$(VENV)/bin/pytest $(PYTEST_FLAGS) tests/unit
 
+# Two workers: most of a test's time is ansible-playbook starting up and the cluster acting, and
+# each test has its own namespace.
+INTEGRATION_WORKERS ?= 2
 test-integration: cluster-up collection-link
-	$(VENV)/bin/pytest $(PYTEST_FLAGS) tests/integration
+	$(VENV)/bin/pytest $(PYTEST_FLAGS) -n $(INTEGRATION_WORKERS) tests/integration
 
 # The cluster is stopped whatever the outcome; the exit status is the tests'.
 test: venv collection-link
