@@ -324,10 +324,14 @@ class KubeClient:
                 if remaining <= 0:
                     raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}", dict(state))
                 try:
-                    name, payload = events.get(timeout=min(tick, remaining))
+                    batch = [events.get(timeout=min(tick, remaining))]
                 except queue.Empty:
-                    pass
-                else:
+                    batch = []
+                # Everything already queued goes in before one check: a big rollout sends events
+                # faster than check() can look at every intermediate state, and only the latest counts.
+                while batch and not events.empty():
+                    batch.append(events.get_nowait())
+                for name, payload in batch:
                     if isinstance(payload, BaseException):
                         if isinstance(payload, WaitTimeout):
                             raise WaitTimeout(str(payload), dict(state))

@@ -189,14 +189,18 @@ class RolloutEngine:
             raise ClientError(f"{what}: {self.what} was deleted", 404)
         return written
 
-    def _control(self, spec: JSONDict, what: str, annotations: Optional[JSONDict] = None) -> JSONDict:
+    def _control(
+        self, spec: JSONDict, what: str, annotations: Optional[JSONDict] = None, guard: bool = True
+    ) -> JSONDict:
         """Merge-patch control fields (strategy, replicas, state annotation) at a fresh resourceVersion."""
 
         def attempt() -> JSONDict:
             live = self._get()
             if live is None:
                 raise ClientError(f"{what}: {self.what} was deleted", 404)
-            metadata: JSONDict = {"resourceVersion": live["metadata"]["resourceVersion"]}
+            # Only our own annotation goes unguarded: nobody else writes it, and the controller's
+            # status updates would otherwise make every such patch a conflict.
+            metadata: JSONDict = {"resourceVersion": live["metadata"]["resourceVersion"]} if guard else {}
             if annotations:
                 metadata["annotations"] = annotations
             patch: JSONDict = {"metadata": metadata}
@@ -339,20 +343,35 @@ class RolloutEngine:
     # which phase is next; a run that stopped there (stop_before, or killed) goes on from it.
 
     def _run_phases(self, phases: List[str], start: str, strategy: Strategy) -> None:
+        saved = self.resumed_from is not None
         for phase in phases[phases.index(start) :]:
-            if phase != "apply":
+            if phase != "apply" and self._needs_state(phase, strategy):
                 self._save_state(phase)
+                saved = True
             if phase == self.request.stop_before:
                 self.stopped_before = phase
                 self.timeline.event("stopped", before=phase)
                 return
             getattr(self, f"_phase_{phase}")(strategy)
-        self._control({}, "clearing the rollout state", annotations={STATE_ANNOTATION: None})
+        if saved:
+            self._control({}, "clearing the rollout state", annotations={STATE_ANNOTATION: None}, guard=False)
         if self.request.test:
             # OpenShift's test deployments: roll out, prove it works, then scale to 0.
             self._control({"replicas": 0}, "scaling the test deployment to 0")
             self.timeline.event("scaled", replicas=0, test=True)
             self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+
+    def _needs_state(self, phase: str, strategy: Strategy) -> bool:
+        """Is there anything a rerun could not redo from the Deployment alone, from ``phase`` on?
+
+        Yes while the Deployment does not say its final replicas or strategy (canary, Recreate's
+        steps, Custom's pause), while hooks are still to run, and where the user stops.
+        """
+        if self.request.stop_before is not None:
+            return True
+        if phase in ("canary", "old_gone", "mid", "validate", "scale", "custom"):
+            return True
+        return "post" in self._hook_phases(strategy)
 
     def _resume(
         self,
@@ -408,6 +427,7 @@ class RolloutEngine:
             {},
             f"recording the rollout state ({next_phase})",
             annotations={STATE_ANNOTATION: json.dumps(state, sort_keys=True)},
+            guard=False,
         )
 
     def _phase_apply(self, strategy: Strategy) -> None:
