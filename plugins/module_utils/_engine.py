@@ -390,8 +390,10 @@ class RolloutEngine:
         )
         self.rollback_replicas = state.get("previous_replicas")
         self.rollback_strategy = state.get("previous_strategy") or self.rollback_strategy
+        # The user's count if the task gives one; else the planned one (the live count is 0 at mid).
+        given = self.request.replicas is not None or "replicas" in (self.request.body or {}).get("spec", {})
         self.plan = {
-            "replicas": replicas,
+            "replicas": replicas if given else int(state.get("replicas", replicas)),
             "strategy": state["strategy"],
             "canary": bool(state.get("canary")),
             "creating": False,
@@ -417,6 +419,7 @@ class RolloutEngine:
         state = {
             "revision": self.planned_revision,
             "next": next_phase,
+            "replicas": self.plan["replicas"],
             "strategy": self.plan["strategy"],
             "canary": self.plan["canary"],
             "previous_revision": self.previous_revision,

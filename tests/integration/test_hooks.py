@@ -297,3 +297,18 @@ def test_rollback_hook_runs_when_a_failed_rollout_is_rolled_back(run_task, names
     )
     assert images(apps_v1, namespace) == ["registry.example/web:v1"]
     assert "rollback hook failed" not in result["msg"]
+
+
+def test_resume_after_mid_in_name_mode_keeps_the_replica_count(run_task, namespace, apps_v1):
+    assert_ok(
+        run_task("rollout", {"definition": deployment(namespace), "strategy": {"type": "Recreate"}}), True
+    )
+    args = {"name": "web", "namespace": namespace, "images": {"app": "registry.example/web:v2"}}
+    stopped = run_task("rollout", {**args, "stop_before": "mid"})
+    assert_ok(stopped, True)
+    assert apps_v1.read_namespaced_deployment("web", namespace).spec.replicas == 0
+    resumed = run_task("rollout", args)
+    assert_ok(resumed, True)
+    assert resumed["resumed_from"] == "mid"
+    live = apps_v1.read_namespaced_deployment("web", namespace)
+    assert live.spec.replicas == 4 and live.status.available_replicas == 4
