@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeVar
+from urllib.parse import quote
 
 try:
     import urllib3
@@ -209,10 +210,68 @@ def api_error_message(exc: Exception) -> str:
 
 
 @dataclass(frozen=True)
-class Source:
-    """One list of objects to keep current: a typed list call and its selectors."""
+class Resource:
+    """A namespaced resource type, addressed by its REST path.
 
-    list_fn: Callable[..., Any]
+    Calls go by path rather than through the typed API classes (AppsV1Api ...): importing those
+    costs more than a second per module run, and the collection reads and writes plain JSON anyway.
+    """
+
+    group_version: str  # "v1" for the core group, else "group/version"
+    plural: str
+    kind: str
+
+    def path(self, namespace: str, name: Optional[str] = None, subresource: Optional[str] = None) -> str:
+        root = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        parts = [root, "namespaces", quote(namespace, safe=""), self.plural]
+        if name is not None:
+            parts.append(quote(name, safe=""))
+        if subresource is not None:
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment")
+REPLICA_SETS = Resource("apps/v1", "replicasets", "ReplicaSet")
+STATEFUL_SETS = Resource("apps/v1", "statefulsets", "StatefulSet")
+DAEMON_SETS = Resource("apps/v1", "daemonsets", "DaemonSet")
+CONTROLLER_REVISIONS = Resource("apps/v1", "controllerrevisions", "ControllerRevision")
+PODS = Resource("v1", "pods", "Pod")
+SERVICES = Resource("v1", "services", "Service")
+SERVICE_ACCOUNTS = Resource("v1", "serviceaccounts", "ServiceAccount")
+JOBS = Resource("batch/v1", "jobs", "Job")
+ROLES = Resource("rbac.authorization.k8s.io/v1", "roles", "Role")
+ROLE_BINDINGS = Resource("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding")
+RESOURCES_BY_KIND = {
+    resource.kind: resource
+    for resource in (
+        DEPLOYMENTS,
+        REPLICA_SETS,
+        STATEFUL_SETS,
+        DAEMON_SETS,
+        CONTROLLER_REVISIONS,
+        PODS,
+        SERVICES,
+        SERVICE_ACCOUNTS,
+        JOBS,
+        ROLES,
+        ROLE_BINDINGS,
+    )
+}
+
+# How the API server is to read a patch body.
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One list of objects to keep current: a resource type in a namespace, and selectors."""
+
+    resource: Resource
+    namespace: str
     selectors: Mapping[str, Any]
 
 
@@ -226,24 +285,71 @@ class KubeClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.api_client = api_client
-        self.apps = k8s_client.AppsV1Api(api_client)
-        self.core = k8s_client.CoreV1Api(api_client)
-        self.batch = k8s_client.BatchV1Api(api_client)
-        self.rbac = k8s_client.RbacAuthorizationV1Api(api_client)
         self.clock = clock
         self.sleep = sleep
 
     # --- reads and writes, as JSON dicts ------------------------------------------------
 
-    def list_raw(self, list_fn: Callable[..., Any], **kwargs: Any) -> JSONDict:
-        """Call a typed list function and return the JSON body as dicts (no model objects)."""
-        response = list_fn(_preload_content=False, **kwargs)
-        return dict(json.loads(response.data))
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Optional[Mapping[str, Any]] = None,
+        body: Any = None,
+        content_type: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Any:
+        """Send one request; the urllib3 response, its body not read yet (watches stream it).
 
-    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Optional[JSONDict]:
-        """Call a typed API function, return its JSON body; None for 404. ClientError otherwise."""
+        Raises ApiException for a status outside 2xx, whichever client generation is installed.
+        """
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        params = [
+            (_camel(key), _query_value(value)) for key, value in (query or {}).items() if value is not None
+        ]
+        api = self.api_client
+        if hasattr(api, "param_serialize"):  # kubernetes >= 37 (pydantic generation)
+            method, url, headers, body, post = api.param_serialize(
+                method=method,
+                resource_path=path,
+                query_params=params,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = api.call_api(
+                method, url, header_params=headers, body=body, post_params=post, _request_timeout=timeout
+            ).response
+        else:  # kubernetes 31-36
+            response = api.call_api(
+                path,
+                method,
+                query_params=params,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=timeout,
+            )
+        if not 200 <= response.status <= 299:
+            raise ApiException(status=response.status, reason=response.reason, body=_text(response.data))
+        return response
+
+    def send(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        query: Optional[Mapping[str, Any]] = None,
+        body: Any = None,
+        content_type: Optional[str] = None,
+    ) -> Optional[JSONDict]:
+        """One request, its JSON body; None for 404. ClientError (with ``what``) otherwise."""
         try:
-            response = fn(*args, _preload_content=False, **kwargs)
+            response = self.request(method, path, query, body, content_type)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -251,6 +357,52 @@ class KubeClient:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClientError(f"{what}: cannot reach the API server: {exc}") from None
         return dict(json.loads(response.data or b"{}"))
+
+    def get(self, what: str, resource: Resource, namespace: str, name: str) -> Optional[JSONDict]:
+        """The object, or None when it does not exist."""
+        return self.send(what, "GET", resource.path(namespace, name))
+
+    def list(self, what: str, resource: Resource, namespace: str, **selectors: Any) -> List[JSONDict]:
+        """The objects of a namespace that match ``selectors`` (label_selector, field_selector)."""
+        listed = self.send(what, "GET", resource.path(namespace), selectors)
+        return list((listed or {}).get("items") or [])
+
+    def create(self, what: str, resource: Resource, namespace: str, body: JSONDict, **query: Any) -> JSONDict:
+        """Create an object (``dry_run="All"`` to only validate it); ClientError on 409 and the rest."""
+        created = self.send(what, "POST", resource.path(namespace), query, body)
+        if created is None:
+            raise ClientError(f"{what}: namespace {namespace} not found", 404)
+        return created
+
+    def patch(
+        self,
+        what: str,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        body: Any,
+        content_type: str,
+        **query: Any,
+    ) -> Optional[JSONDict]:
+        """Patch an object (``content_type``: one of the *_PATCH types above); None when it is gone."""
+        return self.send(what, "PATCH", resource.path(namespace, name), query, body, content_type)
+
+    def delete(
+        self,
+        what: str,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        body: Optional[JSONDict] = None,
+        **query: Any,
+    ) -> bool:
+        """Delete an object (``body``: DeleteOptions, e.g. preconditions); False when already gone."""
+        return self.send(what, "DELETE", resource.path(namespace, name), query, body) is not None
+
+    def pod_log(self, namespace: str, name: str, **query: Any) -> str:
+        """A pod's log as text (``container``, ``tail_lines`` ...); ApiException and the rest as raised."""
+        response = self.request("GET", PODS.path(namespace, name, "log"), query)
+        return _text(response.data)
 
     def retry_on_conflict(self, action: Callable[[], T], what: str, attempts: int = 5) -> T:
         """Run ``action`` (which re-reads what it writes) again after a 409 Conflict, a few times."""
@@ -267,19 +419,20 @@ class KubeClient:
 
     def watch_until(
         self,
-        list_fn: Callable[..., Any],
+        resource: Resource,
+        namespace: str,
         check: Callable[[List[JSONDict]], Optional[T]],
         timeout: float,
         what: str,
         **selectors: Any,
     ) -> T:
-        """Watch the objects ``list_fn`` lists until ``check(objects)`` returns non-None.
+        """Watch the ``resource`` objects of ``namespace`` until ``check(objects)`` returns non-None.
 
         The one-source form of watch_sources; WaitTimeout.last is that source's objects.
         """
         try:
             return self.watch_sources(
-                {"objects": Source(list_fn, selectors)},
+                {"objects": Source(resource, namespace, selectors)},
                 lambda state, _now: check(state["objects"]),
                 timeout,
                 what,
@@ -367,9 +520,13 @@ class KubeClient:
                 return
             try:
                 if version is None:
-                    listed = self.list_raw(
-                        source.list_fn, _request_timeout=max(remaining, 1), **source.selectors
+                    response = self.request(
+                        "GET",
+                        source.resource.path(source.namespace),
+                        source.selectors,
+                        timeout=max(remaining, 1),
                     )
+                    listed = dict(json.loads(response.data or b"{}"))
                     objects = {_key(item): item for item in listed.get("items", [])}
                     version = listed.get("metadata", {}).get("resourceVersion")
                     events.put((name, list(objects.values())))
@@ -445,15 +602,14 @@ class KubeClient:
         connection quickly even if closing it from the other thread were to fail.
         """
         seconds = int(max(1, min(deadline - self.clock(), WATCH_REQUEST_SECONDS)))
-        response = source.list_fn(
+        query = dict(
+            source.selectors,
             watch=True,
             resource_version=version,
             allow_watch_bookmarks=True,
             timeout_seconds=seconds,
-            _preload_content=False,
-            _request_timeout=seconds + 10,
-            **source.selectors,
         )
+        response = self.request("GET", source.resource.path(source.namespace), query, timeout=seconds + 10)
         open_streams[name] = response
         try:
             for event in _events(response):
@@ -507,6 +663,24 @@ def _close(response: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         else:
             response.close()
+
+
+def _camel(name: str) -> str:
+    """label_selector -> labelSelector: the API's query parameter for a Python-style name."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _text(data: Any) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return "" if data is None else str(data)
 
 
 def _key(obj: Mapping[str, Any]) -> str:

@@ -10,7 +10,18 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
-from ._client import ClientError, KubeClient
+from ._client import (
+    CONTROLLER_REVISIONS,
+    DEPLOYMENTS,
+    MERGE_PATCH,
+    PODS,
+    REPLICA_SETS,
+    RESOURCES_BY_KIND,
+    STRATEGIC_MERGE_PATCH,
+    ClientError,
+    KubeClient,
+    Resource,
+)
 from ._controls import (
     ACTIONS,
     DEPLOYMENT_ONLY_ACTIONS,
@@ -34,11 +45,9 @@ from ._status import deployment_status
 from ._undo import DeploymentUndo, UndoError, UndoRequest
 from ._waiter import DeploymentWaiter, StepFailed, Timeline, WorkloadWaiter
 from ._workloads import (
-    DAEMON_SET,
     DEPLOYMENT,
     KINDS,
     ROLLING_UPDATE,
-    STATEFUL_SET,
     controller_revision_number,
     find_current_controller_revision,
     next_controller_revision,
@@ -46,8 +55,6 @@ from ._workloads import (
 
 JSONDict = Dict[str, Any]
 
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 DEFAULT_TIMEOUT_SECONDS = 600
 # How long retry waits for the controller to drop ProgressDeadlineExceeded (one sync).
 CLEAR_CONDITION_SECONDS = 60
@@ -141,13 +148,12 @@ class RolloutControl:
 
     # --- reading and writing ------------------------------------------------------------
 
-    def _api(self, verb: str) -> Callable[..., Any]:
-        suffix = {DEPLOYMENT: "deployment", STATEFUL_SET: "stateful_set", DAEMON_SET: "daemon_set"}
-        return getattr(self.client.apps, f"{verb}_namespaced_{suffix[self.request.kind]}")  # type: ignore[no-any-return]
-
     def _get(self) -> Optional[JSONDict]:
-        return self.client.call(
-            f"reading {self.what}", self._api("read"), self.request.name, self.request.namespace
+        return self.client.get(
+            f"reading {self.what}",
+            RESOURCES_BY_KIND[self.request.kind],
+            self.request.namespace,
+            self.request.name,
         )
 
     def _must_get(self) -> JSONDict:
@@ -156,21 +162,18 @@ class RolloutControl:
             raise self._fail(f"{self.what} not found")
         return live
 
-    def _list(self, what: str, list_fn: Callable[..., Any], workload: JSONDict) -> List[JSONDict]:
-        listed = self.client.call(
-            f"listing the {what} of {self.what}",
-            list_fn,
+    def _list(self, resource: Resource, workload: JSONDict) -> List[JSONDict]:
+        return self.client.list(
+            f"listing the {resource.kind}s of {self.what}",
+            resource,
             self.request.namespace,
             label_selector=selector_string(workload.get("spec", {}).get("selector")),
         )
-        return list((listed or {}).get("items", []))
 
     def _children(self, workload: JSONDict) -> List[JSONDict]:
         if self.request.kind == DEPLOYMENT:
-            return self._list("ReplicaSets", self.client.apps.list_namespaced_replica_set, workload)
-        return self._list(
-            "ControllerRevisions", self.client.apps.list_namespaced_controller_revision, workload
-        )
+            return self._list(REPLICA_SETS, workload)
+        return self._list(CONTROLLER_REVISIONS, workload)
 
     def _revision(self, workload: JSONDict, children: List[JSONDict]) -> Optional[int]:
         if self.request.kind == DEPLOYMENT:
@@ -190,14 +193,14 @@ class RolloutControl:
             if patch is None:
                 return live
             kwargs: JSONDict = {"dry_run": "All"} if self.check_mode else {}
-            written = self.client.call(
+            written = self.client.patch(
                 f"{what} {self.what}",
-                self._api("patch"),
-                self.request.name,
+                RESOURCES_BY_KIND[self.request.kind],
                 self.request.namespace,
+                self.request.name,
                 patch,
+                content_type,
                 field_manager=FIELD_MANAGER,
-                _content_type=content_type,
                 **kwargs,
             )
             if written is None:
@@ -275,7 +278,7 @@ class RolloutControl:
     def _retry(self, live: JSONDict, children: List[JSONDict]) -> JSONDict:
         if paused(live):
             raise self._fail(f"cannot retry the rollout of paused {self.what}; resume it first")
-        pods = self._list("pods", self.client.core.list_namespaced_pod, live)
+        pods = self._list(PODS, live)
         plan = retry_plan(live, children, pods)
         self.result.update(
             retried=plan.failed,
@@ -353,11 +356,11 @@ class RolloutControl:
         """Delete one pod, only if it is still the same one (uid precondition); gone is fine."""
         metadata = pod["metadata"]
         try:
-            self.client.call(
+            self.client.delete(
                 f"deleting pod {self.request.namespace}/{metadata['name']}",
-                self.client.core.delete_namespaced_pod,
-                metadata["name"],
+                PODS,
                 self.request.namespace,
+                metadata["name"],
                 body={"preconditions": {"uid": metadata["uid"]}},
             )
         except ClientError as exc:
@@ -380,11 +383,11 @@ class RolloutControl:
         )
         try:
             self.client.watch_until(
-                self.client.apps.list_namespaced_deployment,
+                DEPLOYMENTS,
+                self.request.namespace,
                 lambda objects: True if objects and progress_condition_cleared(objects[0]) else None,
                 CLEAR_CONDITION_SECONDS,
                 f"the controller to clear ProgressDeadlineExceeded on {self.what}",
-                namespace=self.request.namespace,
                 field_selector=f"metadata.name={self.request.name}",
             )
         finally:

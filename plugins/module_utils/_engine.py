@@ -18,7 +18,19 @@ import json
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from ._client import ClientError, KubeClient
+from ._client import (
+    APPLY_PATCH,
+    DEPLOYMENTS,
+    JSON_PATCH,
+    MERGE_PATCH,
+    REPLICA_SETS,
+    ROLE_BINDINGS,
+    ROLES,
+    SERVICE_ACCOUNTS,
+    STRATEGIC_MERGE_PATCH,
+    ClientError,
+    KubeClient,
+)
 from ._hook_runner import HookFailed, HookRunner
 from ._hooks import custom_job, deployer_rbac, hook_job, hook_job_name
 from ._revisions import (
@@ -70,11 +82,6 @@ JSONDict = Dict[str, Any]
 # (stop_before, or killed) can go on: JSON, removed when the rollout ends.
 STATE_ANNOTATION = "openrollout.k8s/rollout"
 
-APPLY_PATCH = "application/apply-patch+yaml"
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-
 
 class RolloutError(Exception):
     """The rollout failed; ``result`` is the module result so far (for fail_json)."""
@@ -117,21 +124,15 @@ class RolloutEngine:
     # --- reading ------------------------------------------------------------------------
 
     def _get(self) -> Optional[JSONDict]:
-        return self.client.call(
-            f"reading {self.what}",
-            self.client.apps.read_namespaced_deployment,
-            self.request.name,
-            self.request.namespace,
-        )
+        return self.client.get(f"reading {self.what}", DEPLOYMENTS, self.request.namespace, self.request.name)
 
     def _replica_sets(self, deployment: JSONDict) -> List[JSONDict]:
-        listed = self.client.call(
+        return self.client.list(
             f"listing the ReplicaSets of {self.what}",
-            self.client.apps.list_namespaced_replica_set,
+            REPLICA_SETS,
             self.request.namespace,
             label_selector=selector_string(deployment["spec"].get("selector")),
         )
-        return list((listed or {}).get("items", []))
 
     # --- writing ------------------------------------------------------------------------
 
@@ -161,14 +162,14 @@ class RolloutEngine:
             content_type = STRATEGIC_MERGE_PATCH
         if dry_run:
             kwargs["dry_run"] = "All"
-        written = self.client.call(
+        written = self.client.patch(
             f"applying {self.what}",
-            self.client.apps.patch_namespaced_deployment,
-            request.name,
+            DEPLOYMENTS,
             request.namespace,
+            request.name,
             body,
+            content_type,
             field_manager=FIELD_MANAGER,
-            _content_type=content_type,
             **kwargs,
         )
         if written is None:
@@ -176,14 +177,14 @@ class RolloutEngine:
         return written
 
     def _patch(self, patch: Any, content_type: str, what: str) -> JSONDict:
-        written = self.client.call(
+        written = self.client.patch(
             f"{what} on {self.what}",
-            self.client.apps.patch_namespaced_deployment,
-            self.request.name,
+            DEPLOYMENTS,
             self.request.namespace,
+            self.request.name,
             patch,
+            content_type,
             field_manager=FIELD_MANAGER,
-            _content_type=content_type,
         )
         if written is None:
             raise ClientError(f"{what}: {self.what} was deleted", 404)
@@ -488,15 +489,14 @@ class RolloutEngine:
 
     def _ensure_deployer_rbac(self) -> None:
         """The deployer's ServiceAccount, Role and RoleBinding (namespace-scoped), created once."""
-        create: Dict[str, Callable[..., Any]] = {
-            "ServiceAccount": self.client.core.create_namespaced_service_account,
-            "Role": self.client.rbac.create_namespaced_role,
-            "RoleBinding": self.client.rbac.create_namespaced_role_binding,
-        }
+        resources = {resource.kind: resource for resource in (SERVICE_ACCOUNTS, ROLES, ROLE_BINDINGS)}
         for obj in deployer_rbac(self.request.namespace, self.request.name):
             try:
-                self.client.call(
-                    f"creating the deployer's {obj['kind']}", create[obj["kind"]], self.request.namespace, obj
+                self.client.create(
+                    f"creating the deployer's {obj['kind']}",
+                    resources[obj["kind"]],
+                    self.request.namespace,
+                    obj,
                 )
             except ClientError as exc:
                 if exc.status != 409:  # already there from an earlier rollout

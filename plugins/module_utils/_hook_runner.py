@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from ._client import ClientError, KubeClient, Source, WaitTimeout
+from ._client import JOBS, PODS, ClientError, KubeClient, Source, WaitTimeout
 from ._hooks import LABEL_DEPLOYMENT, LABEL_PHASE, JobOutcome, job_outcome, log_tail
 from ._revisions import owned_by
 from ._status import pod_problems, summarize_problems, unrecoverable
@@ -108,7 +108,7 @@ class HookRunner:
                 if (left is None or left > delay) and (
                     deadline_seconds is None or spent + delay < deadline_seconds
                 ):
-                    self._delete(name, namespace)
+                    self.delete(name, namespace)
                     self.sleep(delay)
                     continue
                 raise HookFailed(
@@ -120,21 +120,11 @@ class HookRunner:
 
     def _run_once(self, job: JSONDict, time_left: Optional[float]) -> JobOutcome:
         name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
-        created = self.client.call(
-            f"creating hook Job {namespace}/{name}", self.client.batch.create_namespaced_job, namespace, job
-        )
-        if created is None:
-            raise ClientError(f"creating hook Job {namespace}/{name}: namespace not found", 404)
+        created = self.client.create(f"creating hook Job {namespace}/{name}", JOBS, namespace, job)
         uid = created["metadata"]["uid"]
         sources = {
-            "job": Source(
-                self.client.batch.list_namespaced_job,
-                {"namespace": namespace, "field_selector": f"metadata.name={name}"},
-            ),
-            "pods": Source(
-                self.client.core.list_namespaced_pod,
-                {"namespace": namespace, "label_selector": f"{JOB_NAME_LABEL}={name}"},
-            ),
+            "job": Source(JOBS, namespace, {"field_selector": f"metadata.name={name}"}),
+            "pods": Source(PODS, namespace, {"label_selector": f"{JOB_NAME_LABEL}={name}"}),
         }
 
         def check(state: Dict[str, List[JSONDict]], _now: float) -> Optional[JobOutcome]:
@@ -158,39 +148,34 @@ class HookRunner:
                 sources, check, timeout, f"hook Job {namespace}/{name}"
             )
         except WaitTimeout:
-            self._delete(name, namespace)
+            self.delete(name, namespace)
             return JobOutcome(
                 True, False, None, "WaitTimeout", f"the rollout's time ran out after {timeout:g}s", None
             )
         if not outcome.succeeded and outcome.reason in ("ImagePullBackOff", "ErrImagePull", "Unschedulable"):
-            self._delete(name, namespace)  # never leave a hook pod running
+            self.delete(name, namespace)  # never leave a hook pod running
         return outcome
 
     # --- reading and cleaning up --------------------------------------------------------
 
     def _get(self, name: str, namespace: str) -> Optional[JSONDict]:
-        return self.client.call(
-            f"reading hook Job {namespace}/{name}", self.client.batch.read_namespaced_job, name, namespace
-        )
+        return self.client.get(f"reading hook Job {namespace}/{name}", JOBS, namespace, name)
 
     def _pods(self, job: JSONDict) -> List[JSONDict]:
-        listed = self.client.call(
+        pods = self.client.list(
             "listing hook pods",
-            self.client.core.list_namespaced_pod,
+            PODS,
             job["metadata"]["namespace"],
             label_selector=f"{JOB_NAME_LABEL}={job['metadata']['name']}",
         )
-        return [p for p in (listed or {}).get("items", []) if owned_by(p, job["metadata"].get("uid", ""))]
+        return [p for p in pods if owned_by(p, job["metadata"].get("uid", ""))]
 
     def _log_tail(self, pod: Optional[str], namespace: str) -> List[str]:
         """The end of the hook pod's log; [] where the cluster serves none (the exit code remains)."""
         if not pod:
             return []
         try:
-            response: Any = self.client.core.read_namespaced_pod_log(
-                pod, namespace, tail_lines=40, _preload_content=False, _request_timeout=10
-            )
-            return log_tail(response.data.decode("utf-8", "replace"))
+            return log_tail(self.client.pod_log(namespace, pod, tail_lines=40))
         except Exception:  # a missing log must not hide the hook's outcome
             return []
 
@@ -199,38 +184,31 @@ class HookRunner:
         labels = job["metadata"]["labels"]
         namespace = job["metadata"]["namespace"]
         selector = f"{LABEL_DEPLOYMENT}={labels[LABEL_DEPLOYMENT]},{LABEL_PHASE}={labels[LABEL_PHASE]}"
-        listed = self.client.call(
-            "listing earlier hook Jobs",
-            self.client.batch.list_namespaced_job,
-            namespace,
-            label_selector=selector,
-        )
-        for previous in (listed or {}).get("items", []):
-            self._delete(
+        for previous in self.client.list(
+            "listing earlier hook Jobs", JOBS, namespace, label_selector=selector
+        ):
+            self.delete(
                 previous["metadata"]["name"],
                 namespace,
                 wait=previous["metadata"]["name"] == job["metadata"]["name"],
             )
         if self._get(job["metadata"]["name"], namespace) is not None:
-            self._delete(job["metadata"]["name"], namespace)
+            self.delete(job["metadata"]["name"], namespace)
 
-    def _delete(self, name: str, namespace: str, wait: bool = True) -> None:
-        self.client.call(
-            f"deleting hook Job {namespace}/{name}",
-            self.client.batch.delete_namespaced_job,
-            name,
-            namespace,
-            propagation_policy="Background",
+    def delete(self, name: str, namespace: str, wait: bool = True) -> None:
+        """Delete a hook Job (its pods in the background); with ``wait``, until its name is free."""
+        self.client.delete(
+            f"deleting hook Job {namespace}/{name}", JOBS, namespace, name, propagation_policy="Background"
         )
         if not wait:
             return
         try:
             self.client.watch_until(
-                self.client.batch.list_namespaced_job,
+                JOBS,
+                namespace,
                 lambda jobs: True if not jobs else None,
                 DELETE_WAIT_SECONDS,
                 f"hook Job {namespace}/{name} to be deleted",
-                namespace=namespace,
                 field_selector=f"metadata.name={name}",
             )
         except WaitTimeout:

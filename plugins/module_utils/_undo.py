@@ -19,7 +19,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
-from ._client import ClientError, KubeClient
+from ._client import (
+    CONTROLLER_REVISIONS,
+    DEPLOYMENTS,
+    JSON_PATCH,
+    MERGE_PATCH,
+    REPLICA_SETS,
+    RESOURCES_BY_KIND,
+    STRATEGIC_MERGE_PATCH,
+    ClientError,
+    KubeClient,
+)
 from ._revisions import (
     RevisionNotFound,
     find_new_replica_set,
@@ -34,11 +44,9 @@ from ._rollout import FIELD_MANAGER, GOAL_COMPLETE, Failure, for_diff, selector_
 from ._status import deployment_status
 from ._waiter import DeploymentWaiter, StepFailed, Timeline, WorkloadWaiter
 from ._workloads import (
-    DAEMON_SET,
     DEPLOYMENT,
     KINDS,
     ROLLING_UPDATE,
-    STATEFUL_SET,
     controller_revision_matches,
     controller_revision_number,
     controller_revision_patch,
@@ -52,9 +60,6 @@ from ._workloads import (
 
 JSONDict = Dict[str, Any]
 
-JSON_PATCH = "application/json-patch+json"
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 DEFAULT_TIMEOUT_SECONDS = 600
 
 
@@ -196,21 +201,15 @@ class DeploymentUndo(Undo):
     # --- reading ------------------------------------------------------------------------
 
     def _get(self) -> Optional[JSONDict]:
-        return self.client.call(
-            f"reading {self.what}",
-            self.client.apps.read_namespaced_deployment,
-            self.request.name,
-            self.request.namespace,
-        )
+        return self.client.get(f"reading {self.what}", DEPLOYMENTS, self.request.namespace, self.request.name)
 
     def _replica_sets(self, deployment: JSONDict) -> List[JSONDict]:
-        listed = self.client.call(
+        return self.client.list(
             f"listing the ReplicaSets of {self.what}",
-            self.client.apps.list_namespaced_replica_set,
+            REPLICA_SETS,
             self.request.namespace,
             label_selector=selector_string(deployment.get("spec", {}).get("selector")),
         )
-        return list((listed or {}).get("items", []))
 
     # --- the undo -----------------------------------------------------------------------
 
@@ -289,14 +288,14 @@ class DeploymentUndo(Undo):
         operations = [{"op": "test", "path": "/metadata/resourceVersion", "value": version}, *patch]
         kwargs: JSONDict = {"dry_run": "All"} if dry_run else {}
         try:
-            written = self.client.call(
+            written = self.client.patch(
                 f"rolling back {self.what}",
-                self.client.apps.patch_namespaced_deployment,
-                self.request.name,
+                DEPLOYMENTS,
                 self.request.namespace,
+                self.request.name,
                 operations,
+                JSON_PATCH,
                 field_manager=FIELD_MANAGER,
-                _content_type=JSON_PATCH,
                 **kwargs,
             )
         except ClientError as exc:
@@ -334,20 +333,20 @@ class ControllerRevisionUndo(Undo):
     # --- reading ------------------------------------------------------------------------
 
     def _get(self) -> Optional[JSONDict]:
-        apps = self.client.apps
-        read = {STATEFUL_SET: apps.read_namespaced_stateful_set, DAEMON_SET: apps.read_namespaced_daemon_set}
-        return self.client.call(
-            f"reading {self.what}", read[self.request.kind], self.request.name, self.request.namespace
+        return self.client.get(
+            f"reading {self.what}",
+            RESOURCES_BY_KIND[self.request.kind],
+            self.request.namespace,
+            self.request.name,
         )
 
     def _revisions(self, workload: JSONDict) -> List[JSONDict]:
-        listed = self.client.call(
+        return self.client.list(
             f"listing the ControllerRevisions of {self.what}",
-            self.client.apps.list_namespaced_controller_revision,
+            CONTROLLER_REVISIONS,
             self.request.namespace,
             label_selector=selector_string(workload.get("spec", {}).get("selector")),
         )
-        return list((listed or {}).get("items", []))
 
     def _current_number(self, workload: JSONDict, revisions: List[JSONDict]) -> Optional[int]:
         current = find_current_controller_revision(self.request.kind, workload, revisions)
@@ -426,22 +425,17 @@ class ControllerRevisionUndo(Undo):
         what = f"ControllerRevision {self.request.namespace}/{name}"
 
         def attempt() -> None:
-            fresh = self.client.call(
-                f"reading {what}",
-                self.client.apps.read_namespaced_controller_revision,
-                name,
-                self.request.namespace,
-            )
+            fresh = self.client.get(f"reading {what}", CONTROLLER_REVISIONS, self.request.namespace, name)
             patch = undo_history_patch(fresh) if fresh is not None else None
             if patch is not None:
-                self.client.call(
+                self.client.patch(
                     f"annotating {what}",
-                    self.client.apps.patch_namespaced_controller_revision,
-                    name,
+                    CONTROLLER_REVISIONS,
                     self.request.namespace,
+                    name,
                     patch,
+                    MERGE_PATCH,
                     field_manager=FIELD_MANAGER,
-                    _content_type=MERGE_PATCH,
                 )
 
         self.client.retry_on_conflict(attempt, "revision history")
@@ -456,20 +450,15 @@ class ControllerRevisionUndo(Undo):
         return self._send(controller_revision_patch(target, live["metadata"]["resourceVersion"]), False)
 
     def _send(self, patch: JSONDict, dry_run: bool) -> JSONDict:
-        apps = self.client.apps
-        patch_fn = {
-            STATEFUL_SET: apps.patch_namespaced_stateful_set,
-            DAEMON_SET: apps.patch_namespaced_daemon_set,
-        }
         kwargs: JSONDict = {"dry_run": "All"} if dry_run else {}
-        written = self.client.call(
+        written = self.client.patch(
             f"rolling back {self.what}",
-            patch_fn[self.request.kind],
-            self.request.name,
+            RESOURCES_BY_KIND[self.request.kind],
             self.request.namespace,
+            self.request.name,
             patch,
+            STRATEGIC_MERGE_PATCH,
             field_manager=FIELD_MANAGER,
-            _content_type=STRATEGIC_MERGE_PATCH,
             **kwargs,
         )
         if written is None:

@@ -10,7 +10,16 @@ import datetime
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from ._client import KubeClient, Source, WaitTimeout
+from ._client import (
+    CONTROLLER_REVISIONS,
+    DEPLOYMENTS,
+    PODS,
+    REPLICA_SETS,
+    RESOURCES_BY_KIND,
+    KubeClient,
+    Source,
+    WaitTimeout,
+)
 from ._rollout import (
     REASON_DELETED,
     REASON_TIMEOUT,
@@ -82,22 +91,16 @@ class DeploymentWaiter:
     def wait(self, goal: str, timeout_seconds: float, target: int = 1) -> Assessment:
         """Watch until ``goal`` (see _rollout.assess); StepFailed when it fails or stalls."""
         what = f"Deployment {self.namespace}/{self.name}"
-        live = self.client.call(
-            f"reading {what}", self.client.apps.read_namespaced_deployment, self.name, self.namespace
-        )
+        live = self.client.get(f"reading {what}", DEPLOYMENTS, self.namespace, self.name)
         if live is None:
             raise StepFailed(Failure("Deleted", f"{what} was deleted during the rollout"))
-        selectors = {
-            "namespace": self.namespace,
-            "label_selector": selector_string(live["spec"].get("selector")),
-        }
+        selectors = {"label_selector": selector_string(live["spec"].get("selector"))}
         sources = {
             "deployment": Source(
-                self.client.apps.list_namespaced_deployment,
-                {"namespace": self.namespace, "field_selector": f"metadata.name={self.name}"},
+                DEPLOYMENTS, self.namespace, {"field_selector": f"metadata.name={self.name}"}
             ),
-            "replica_sets": Source(self.client.apps.list_namespaced_replica_set, selectors),
-            "pods": Source(self.client.core.list_namespaced_pod, selectors),
+            "replica_sets": Source(REPLICA_SETS, self.namespace, selectors),
+            "pods": Source(PODS, self.namespace, selectors),
         }
         tracker = ProgressTracker(timeout_seconds, self.client.clock())
 
@@ -152,25 +155,16 @@ class WorkloadWaiter:
 
     def wait(self, timeout_seconds: float) -> Assessment:
         """Watch until the rollout is complete; StepFailed when it fails or stalls."""
-        apps = self.client.apps
         what = f"{self.kind} {self.namespace}/{self.name}"
-        read, list_workloads = {
-            STATEFUL_SET: (apps.read_namespaced_stateful_set, apps.list_namespaced_stateful_set),
-            DAEMON_SET: (apps.read_namespaced_daemon_set, apps.list_namespaced_daemon_set),
-        }[self.kind]
-        live = self.client.call(f"reading {what}", read, self.name, self.namespace)
+        resource = RESOURCES_BY_KIND[self.kind]
+        live = self.client.get(f"reading {what}", resource, self.namespace, self.name)
         if live is None:
             raise StepFailed(Failure(REASON_DELETED, f"{what} was deleted during the rollout"))
-        selectors = {
-            "namespace": self.namespace,
-            "label_selector": selector_string(live["spec"].get("selector")),
-        }
+        selectors = {"label_selector": selector_string(live["spec"].get("selector"))}
         sources = {
-            "workload": Source(
-                list_workloads, {"namespace": self.namespace, "field_selector": f"metadata.name={self.name}"}
-            ),
-            "revisions": Source(apps.list_namespaced_controller_revision, selectors),
-            "pods": Source(self.client.core.list_namespaced_pod, selectors),
+            "workload": Source(resource, self.namespace, {"field_selector": f"metadata.name={self.name}"}),
+            "revisions": Source(CONTROLLER_REVISIONS, self.namespace, selectors),
+            "pods": Source(PODS, self.namespace, selectors),
         }
         tracker = ProgressTracker(timeout_seconds, self.client.clock())
         last_counts: List[Optional[JSONDict]] = [None]

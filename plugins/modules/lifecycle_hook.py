@@ -248,11 +248,12 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     argument_spec,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
+    DEPLOYMENTS,
     HAS_KUBERNETES,
+    JOBS,
     KUBERNETES_IMPORT_ERROR,
     ClientError,
     KubeClient,
-    WaitTimeout,
     client_from_params,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._hook_runner import (
@@ -281,8 +282,6 @@ DEFAULT_PHASE = "manual"
 # Short enough that the Job name keeps most of the Deployment's name (63 characters in all),
 # and a valid label value and DNS label part.
 PHASE_PATTERN = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
-# How long a Job deleted by force may take to disappear.
-DELETE_WAIT_SECONDS = 60
 
 LIFECYCLE_HOOK_ARG_SPEC: ArgSpec = {
     "name": {"type": "str", "required": True},
@@ -432,12 +431,7 @@ class LifecycleHook:
     def run(self) -> JSONDict:
         name, namespace = self.params["name"], self.params["namespace"]
         time_left = self._time_left()  # the task's time counts from here
-        deployment = self.client.call(
-            f"reading Deployment {namespace}/{name}",
-            self.client.apps.read_namespaced_deployment,
-            name,
-            namespace,
-        )
+        deployment = self.client.get(f"reading Deployment {namespace}/{name}", DEPLOYMENTS, namespace, name)
         if deployment is None:
             raise HookInputError(f"Deployment {namespace}/{name} not found")
         hook, revision, job, warnings = build_hook_job(deployment, self.params)
@@ -463,10 +457,10 @@ class LifecycleHook:
             }
             return dict(result, changed=True, hook=planned)
 
-        if existing is not None and self.params["force"]:
-            self._delete_job(job_name, namespace)
-            self.timeline.event("hook_job_deleted", phase=phase, job=job_name, reason="force")
         runner = HookRunner(self.client, self.timeline)
+        if existing is not None and self.params["force"]:
+            runner.delete(job_name, namespace)
+            self.timeline.event("hook_job_deleted", phase=phase, job=job_name, reason="force")
         try:
             record = runner.run(job, hook, phase, time_left)
         except HookFailed as failed:
@@ -487,33 +481,7 @@ class LifecycleHook:
         return lambda: max(deadline - self.client.clock(), 0.0)
 
     def _read_job(self, name: str, namespace: str) -> Optional[JSONDict]:
-        return self.client.call(
-            f"reading hook Job {namespace}/{name}", self.client.batch.read_namespaced_job, name, namespace
-        )
-
-    def _delete_job(self, name: str, namespace: str) -> None:
-        """Delete the Job (its pods in the background) and wait until its name is free."""
-        self.client.call(
-            f"deleting hook Job {namespace}/{name}",
-            self.client.batch.delete_namespaced_job,
-            name,
-            namespace,
-            propagation_policy="Background",
-        )
-        try:
-            self.client.watch_until(
-                self.client.batch.list_namespaced_job,
-                lambda jobs: True if not jobs else None,
-                DELETE_WAIT_SECONDS,
-                f"hook Job {namespace}/{name} to be deleted",
-                namespace=namespace,
-                field_selector=f"metadata.name={name}",
-            )
-        except WaitTimeout:
-            raise ClientError(
-                f"hook Job {namespace}/{name} was not deleted within {DELETE_WAIT_SECONDS}s; "
-                "delete it and run again"
-            ) from None
+        return self.client.get(f"reading hook Job {namespace}/{name}", JOBS, namespace, name)
 
 
 def warned(module: AnsibleModule, result: JSONDict) -> JSONDict:

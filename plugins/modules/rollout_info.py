@@ -274,18 +274,20 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     argument_spec,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
+    CONTROLLER_REVISIONS,
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
+    PODS,
+    REPLICA_SETS,
+    RESOURCES_BY_KIND,
     ClientError,
     KubeClient,
     api_error_message,
     client_from_params,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._workloads import (
-    DAEMON_SET,
     DEPLOYMENT,
     KINDS,
-    STATEFUL_SET,
     RevisionNotFound,
     describe_workload,
     selector_string,
@@ -310,22 +312,15 @@ class WorkloadNotFound(LookupError):
 def read_rollouts(client: KubeClient, params: dict[str, Any], now: float) -> list[dict[str, Any]]:
     """List the workloads, then each one's ReplicaSets or ControllerRevisions and pods, and describe it."""
     kind, namespace, name = params["kind"], params["namespace"], params["name"]
-    list_workloads = {
-        DEPLOYMENT: client.apps.list_namespaced_deployment,
-        STATEFUL_SET: client.apps.list_namespaced_stateful_set,
-        DAEMON_SET: client.apps.list_namespaced_daemon_set,
-    }[kind]
-    list_children = (
-        client.apps.list_namespaced_replica_set
-        if kind == DEPLOYMENT
-        else client.apps.list_namespaced_controller_revision
-    )
+    children_resource = REPLICA_SETS if kind == DEPLOYMENT else CONTROLLER_REVISIONS
     selectors = {}
     if name:
         selectors["field_selector"] = f"metadata.name={name}"
     if params["label_selectors"]:
         selectors["label_selector"] = ",".join(params["label_selectors"])
-    workloads = client.list_raw(list_workloads, namespace=namespace, **selectors).get("items") or []
+    workloads = client.list(
+        f"listing {kind}s in {namespace}", RESOURCES_BY_KIND[kind], namespace, **selectors
+    )
     if name and not workloads:
         what = f"{kind} {namespace}/{name} not found"
         if params["label_selectors"]:
@@ -335,14 +330,20 @@ def read_rollouts(client: KubeClient, params: dict[str, Any], now: float) -> lis
     for workload in sorted(workloads, key=lambda obj: obj["metadata"]["name"]):
         # kubectl's way: list by the workload's selector, then keep what it controls.
         selector = selector_string(workload.get("spec", {}).get("selector") or {})
-        children = client.list_raw(list_children, namespace=namespace, label_selector=selector)
-        pods = client.list_raw(client.core.list_namespaced_pod, namespace=namespace, label_selector=selector)
+        what = f"{kind} {namespace}/{workload['metadata']['name']}"
+        children = client.list(
+            f"listing the {children_resource.kind}s of {what}",
+            children_resource,
+            namespace,
+            label_selector=selector,
+        )
+        pods = client.list(f"listing the pods of {what}", PODS, namespace, label_selector=selector)
         rollouts.append(
             describe_workload(
                 kind,
                 workload,
-                children.get("items") or [],
-                pods.get("items") or [],
+                children,
+                pods,
                 now,
                 params["revision"],
             )

@@ -9,6 +9,8 @@ import yaml
 from kubernetes import client
 
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
+    DEPLOYMENTS,
+    PODS,
     ClientError,
     KubeClient,
     WaitTimeout,
@@ -53,11 +55,11 @@ def rolled_out(name: str):
 def test_watch_until_sees_the_rollout_complete(kube: KubeClient, namespace: str, apps_v1: client.AppsV1Api):
     apps_v1.create_namespaced_deployment(namespace, deployment("web", 3))
     done = kube.watch_until(
-        kube.apps.list_namespaced_deployment,
+        DEPLOYMENTS,
+        namespace,
         rolled_out("web"),
         timeout=60,
         what="deployment/web",
-        namespace=namespace,
         field_selector="metadata.name=web",
     )
     assert done["status"]["availableReplicas"] == 3
@@ -73,35 +75,30 @@ def test_watch_until_times_out_with_the_last_state(
     )
     started = time.monotonic()
     with pytest.raises(WaitTimeout, match=r"^timed out after 3s waiting for deployment/broken$") as caught:
-        kube.watch_until(
-            kube.apps.list_namespaced_deployment,
-            rolled_out("broken"),
-            timeout=3,
-            what="deployment/broken",
-            namespace=namespace,
-        )
+        kube.watch_until(DEPLOYMENTS, namespace, rolled_out("broken"), timeout=3, what="deployment/broken")
     assert 3 <= time.monotonic() - started < 10
     [last] = caught.value.last
     assert last["metadata"]["name"] == "broken"
     assert not deployment_status(last).done
 
 
-def test_kubeconfig_as_a_dict_and_a_context(cluster, kube: KubeClient, namespace: str):
+def test_kubeconfig_as_a_dict_and_a_context(
+    cluster, kube: KubeClient, namespace: str, apps_v1: client.AppsV1Api
+):
+    apps_v1.create_namespaced_deployment(namespace, deployment("listed", 1))
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     api = create_api_client(resolve_auth({"kubeconfig": config, "context": config["current-context"]}, {}))
-    names = [
-        item["metadata"]["name"]
-        for item in KubeClient(api).list_raw(client.CoreV1Api(api).list_namespace)["items"]
-    ]
-    assert namespace in names
+    listed = KubeClient(api).list("listing Deployments", DEPLOYMENTS, namespace)
+    assert [item["metadata"]["name"] for item in listed] == ["listed"]
+    assert KubeClient(api).get("reading", DEPLOYMENTS, namespace, "absent") is None
 
 
 def test_a_bad_token_is_a_clear_error(cluster, kube: KubeClient):
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     [entry] = config["clusters"]
     bad = KubeClient(create_api_client(resolve_auth({"kubeconfig": config, "api_key": "not-a-token"}, {})))
-    with pytest.raises(ClientError, match=r"^while waiting for nodes: 401 Unauthorized") as caught:
-        bad.watch_until(bad.core.list_node, lambda nodes: nodes or None, timeout=10, what="nodes")
+    with pytest.raises(ClientError, match=r"^while waiting for pods: 401 Unauthorized") as caught:
+        bad.watch_until(PODS, "default", lambda pods: pods or None, timeout=10, what="pods")
     assert caught.value.status == 401
     assert "not-a-token" not in str(caught.value)
     assert entry["cluster"]["server"].startswith("https://127.0.0.1:")
@@ -113,5 +110,5 @@ def test_host_overrides_the_kubeconfig_server_on_every_request(cluster):
     api = create_api_client(resolve_auth({"kubeconfig": str(cluster.kubeconfig), "host": unreachable}, {}))
     kube = KubeClient(api)
     with pytest.raises(ClientError, match="cannot reach the API server"):
-        kube.call("listing namespaces", kube.core.list_namespace, _request_timeout=5)
+        kube.list("listing pods", PODS, "default")
     assert api.configuration.host == unreachable

@@ -2,11 +2,21 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
+    APPLY_PATCH,
     AUTH_ENV,
+    DEPLOYMENTS,
+    JOBS,
+    PODS,
+    REPLICA_SETS,
+    ROLE_BINDINGS,
     ClientConfigError,
+    ClientError,
+    KubeClient,
     create_api_client,
     resolve_auth,
 )
@@ -58,3 +68,101 @@ def test_host_and_token_need_no_kubeconfig():
     assert api.configuration.host == "https://127.0.0.1:1"
     assert api.configuration.auth_settings()["BearerToken"]["value"] == "Bearer secret"
     assert api.configuration.verify_ssl is True
+
+
+@pytest.mark.parametrize(
+    ("resource", "args", "path"),
+    [
+        (DEPLOYMENTS, ("shop", "web"), "/apis/apps/v1/namespaces/shop/deployments/web"),
+        (PODS, ("shop",), "/api/v1/namespaces/shop/pods"),
+        (PODS, ("shop", "web-1", "log"), "/api/v1/namespaces/shop/pods/web-1/log"),
+        (ROLE_BINDINGS, ("a", "b"), "/apis/rbac.authorization.k8s.io/v1/namespaces/a/rolebindings/b"),
+        # A name is one path segment, whatever the task gave.
+        (JOBS, ("a", "x/../y"), "/apis/batch/v1/namespaces/a/jobs/x%2F..%2Fy"),
+    ],
+)
+def test_resource_paths(resource, args, path):
+    assert resource.path(*args) == path
+
+
+class _Response:
+    def __init__(self, status: int, data: bytes) -> None:
+        self.status, self.reason, self.data = status, "Reason", data
+
+
+class _OldApiClient:
+    """The call_api of kubernetes 31 to 36: path, method, then keywords."""
+
+    def __init__(self, response: _Response) -> None:
+        self.response, self.calls = response, []
+
+    def call_api(self, path, method, **kwargs):
+        self.calls.append((path, method, kwargs))
+        return self.response
+
+
+class _NewApiClient:
+    """kubernetes 37: param_serialize builds the request, call_api sends it."""
+
+    def __init__(self, response: _Response) -> None:
+        self.response, self.calls = response, []
+
+    def param_serialize(self, **kwargs):
+        self.calls.append(kwargs)
+        return (
+            kwargs["method"],
+            "https://h" + kwargs["resource_path"],
+            kwargs["header_params"],
+            kwargs["body"],
+            [],
+        )
+
+    def call_api(self, method, url, header_params, body, post_params, _request_timeout):
+        return SimpleNamespace(response=self.response)
+
+
+@pytest.mark.parametrize("generation", [_OldApiClient, _NewApiClient])
+def test_requests_by_path_in_both_client_generations(generation):
+    api = generation(_Response(200, b'{"items": [{"metadata": {"name": "a"}}]}'))
+    client = KubeClient(api)
+    items = client.list("listing", REPLICA_SETS, "shop", label_selector="app=web", resource_version=None)
+    assert items == [{"metadata": {"name": "a"}}]
+    call = api.calls[0]
+    query = call["query_params"] if isinstance(call, dict) else call[2]["query_params"]
+    # Python-style names become the API's, and unset ones are left out.
+    assert query == [("labelSelector", "app=web")]
+
+
+@pytest.mark.parametrize("generation", [_OldApiClient, _NewApiClient])
+def test_a_patch_sends_its_content_type_and_flags(generation):
+    api = generation(_Response(200, b"{}"))
+    KubeClient(api).patch("applying", DEPLOYMENTS, "shop", "web", {"spec": {}}, APPLY_PATCH, force=True)
+    call = api.calls[0]
+    kwargs = call if isinstance(call, dict) else call[2]
+    assert kwargs["header_params"]["Content-Type"] == "application/apply-patch+yaml"
+    assert kwargs["query_params"] == [("force", "true")]
+
+
+@pytest.mark.parametrize("generation", [_OldApiClient, _NewApiClient])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (404, None),
+        (403, 'reading Deployment shop/web: 403 Reason: deployments.apps "web" is forbidden'),
+        (409, "reading Deployment shop/web: 409 Reason: conflict"),
+    ],
+)
+def test_errors_carry_the_servers_message(generation, status, expected):
+    body = {
+        "403": b'{"message": "deployments.apps \\"web\\" is forbidden"}',
+        "409": b'{"message": "conflict"}',
+    }
+    api = generation(_Response(status, body.get(str(status), b"{}")))
+    client = KubeClient(api)
+    if expected is None:
+        assert client.get("reading Deployment shop/web", DEPLOYMENTS, "shop", "web") is None
+        return
+    with pytest.raises(ClientError) as caught:
+        client.get("reading Deployment shop/web", DEPLOYMENTS, "shop", "web")
+    assert str(caught.value) == expected
+    assert caught.value.status == status

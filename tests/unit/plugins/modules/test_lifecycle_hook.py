@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -208,17 +207,16 @@ def test_bad_options(overrides, message):
 class _SucceededJobClient:
     """Just enough of KubeClient for HookRunner to find a Job that already succeeded."""
 
-    def __init__(self) -> None:
-        self.batch = SimpleNamespace(
-            read_namespaced_job=lambda name, namespace: {
-                "metadata": {"name": name, "namespace": namespace, "uid": "j-1"},
-                "status": {"conditions": [{"type": "Complete", "status": "True"}]},
-            }
-        )
-        self.core = SimpleNamespace(list_namespaced_pod=lambda namespace, label_selector: {"items": []})
+    def get(self, what: str, resource: Any, namespace: str, name: str) -> Any:
+        assert resource.kind == "Job"
+        return {
+            "metadata": {"name": name, "namespace": namespace, "uid": "j-1"},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]},
+        }
 
-    def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs)
+    def list(self, what: str, resource: Any, namespace: str, **selectors: Any) -> Any:
+        assert resource.kind == "Pod"
+        return []
 
 
 def test_check_mode_predicts_the_runners_skip_record():
