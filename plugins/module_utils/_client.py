@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import socket
 import threading
 import time
@@ -197,16 +198,112 @@ def _default_kubeconfig_exists() -> bool:
     return any(os.path.exists(os.path.expanduser(p)) for p in paths.split(os.pathsep) if p)
 
 
-def api_error_message(exc: Exception) -> str:
-    """One line for an API failure: the server's own message when it sent one."""
+def api_error_message(
+    exc: Exception,
+    method: Optional[str] = None,
+    path: Optional[str] = None,
+    query: Optional[Mapping[str, Any]] = None,
+) -> str:
+    """One line for an API failure: the server's own message when it sent one.
+
+    A 403 from the authorizer says what permission is missing, as RBAC words:
+    ``forbidden: needs list on replicasets.apps in namespace shop (user system:serviceaccount:shop:ci)``.
+    The verb and resource come from the server's message, else from the request (``method``,
+    ``path``, ``query``). Other 403s (a quota, an admission plugin) keep the server's message.
+    """
     if HAS_KUBERNETES and isinstance(exc, ApiException):
         try:
             body = json.loads(exc.body or "{}")
         except ValueError:
             body = {}
         message = body.get("message") if isinstance(body, dict) else None
+        if exc.status == 403:
+            needed = forbidden_message(str(message or exc.body or ""), method, path, query)
+            if needed:
+                return needed
         return f"{exc.status} {exc.reason}: {message or exc.body or ''}".strip()
     return f"{type(exc).__name__}: {exc}"
+
+
+# The authorizer's words (k8s.io/apiserver/pkg/endpoints/handlers/responsewriters.ForbiddenStatus):
+#   deployments.apps "web" is forbidden: User "u" cannot get resource "deployments" in API group
+#   "apps" in the namespace "shop"            (core group: no `in API group` part)
+#   forbidden: User "u" cannot get path "/version"
+_FORBIDDEN_RESOURCE = re.compile(
+    r'User "(?P<user>[^"]*)" cannot (?P<verb>[a-z]+) resource "(?P<resource>[^"]+)"'
+    r'(?: in API group "(?P<group>[^"]*)")?(?: in the namespace "(?P<namespace>[^"]*)")?'
+)
+_FORBIDDEN_PATH = re.compile(r'User "(?P<user>[^"]*)" cannot (?P<verb>[a-z]+) path "(?P<path>[^"]+)"')
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def forbidden_message(
+    server_message: str,
+    method: Optional[str] = None,
+    path: Optional[str] = None,
+    query: Optional[Mapping[str, Any]] = None,
+) -> Optional[str]:
+    """``forbidden: needs <verb> on <resource>[ in namespace <ns>] (user <user>)`` for an RBAC denial.
+
+    None when the 403 is not the authorizer's ("exceeded quota", a webhook's refusal ...): the
+    server's message says more then.
+    """
+    found = _FORBIDDEN_RESOURCE.search(server_message)
+    if found:
+        group = found.group("group")
+        resource = found.group("resource")
+        if group:
+            plural, _, sub = resource.partition("/")
+            resource = f"{plural}.{group}" + (f"/{sub}" if sub else "")
+        where = f" in namespace {found.group('namespace')}" if found.group("namespace") else ""
+        return f"forbidden: needs {found.group('verb')} on {resource}{where} (user {found.group('user')})"
+    found = _FORBIDDEN_PATH.search(server_message)
+    if found:
+        verb, user = found.group("verb"), found.group("user")
+        return f"forbidden: needs {verb} on path {found.group('path')} (user {user})"
+    if "cannot" not in server_message or not method or not path:
+        return None
+    needed = required_permission(method, path, query)
+    if needed is None:
+        return None
+    verb, resource, namespace = needed
+    where = f" in namespace {namespace}" if namespace else ""
+    return f"forbidden: needs {verb} on {resource}{where}: {server_message}"
+
+
+def required_permission(
+    method: str, path: str, query: Optional[Mapping[str, Any]] = None
+) -> Optional[Tuple[str, str, Optional[str]]]:
+    """The RBAC (verb, resource, namespace) a request needs; None for a path that is not a resource.
+
+    GET on a collection is list (watch with ``watch``), on an object get; POST create, PUT
+    update, PATCH patch, DELETE delete (deletecollection on a collection). Resources are
+    named as in RBAC and ``kubectl auth can-i``: ``pods``, ``pods/log``, ``deployments.apps``.
+    """
+    parts = [segment for segment in path.split("?")[0].split("/") if segment]
+    if parts[:2] == ["api", "v1"]:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    if not rest:
+        return None
+    plural, name, sub = rest[0], rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None
+    resource = f"{plural}.{group}" if group else plural
+    if sub:
+        resource += f"/{sub}"
+    method = method.upper()
+    if method == "GET":
+        verb = "get" if name else ("watch" if (query or {}).get("watch") else "list")
+    elif method == "DELETE":
+        verb = "delete" if name else "deletecollection"
+    else:
+        verb = _VERBS.get(method, method.lower())
+    return verb, resource, namespace
 
 
 @dataclass(frozen=True)
@@ -353,7 +450,7 @@ class KubeClient:
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise ClientError(f"{what}: {api_error_message(exc)}", exc.status) from None
+            raise ClientError(f"{what}: {api_error_message(exc, method, path, query)}", exc.status) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClientError(f"{what}: cannot reach the API server: {exc}") from None
         return dict(json.loads(response.data or b"{}"))
@@ -536,9 +633,10 @@ class KubeClient:
                 if stop.is_set():
                     return
                 if exc.status != 410 and not _retryable_status(exc.status):
-                    events.put(
-                        (name, ClientError(f"while waiting for {what}: {api_error_message(exc)}", exc.status))
+                    message = api_error_message(
+                        exc, "GET", source.resource.path(source.namespace), {"watch": version is not None}
                     )
+                    events.put((name, ClientError(f"while waiting for {what}: {message}", exc.status)))
                     return
                 version = None
                 if exc.status != 410:

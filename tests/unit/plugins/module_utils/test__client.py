@@ -18,6 +18,8 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     ClientError,
     KubeClient,
     create_api_client,
+    forbidden_message,
+    required_permission,
     resolve_auth,
 )
 
@@ -166,3 +168,92 @@ def test_errors_carry_the_servers_message(generation, status, expected):
         client.get("reading Deployment shop/web", DEPLOYMENTS, "shop", "web")
     assert str(caught.value) == expected
     assert caught.value.status == status
+
+
+@pytest.mark.parametrize(
+    ("server_message", "request_", "expected"),
+    [
+        # The authorizer's own words, as kube-apiserver v1.36 sends them.
+        (
+            'deployments.apps "web" is forbidden: User "system:serviceaccount:shop:ci" cannot get resource '
+            '"deployments" in API group "apps" in the namespace "shop"',
+            ("GET", "/apis/apps/v1/namespaces/shop/deployments/web", None),
+            "forbidden: needs get on deployments.apps in namespace shop (user system:serviceaccount:shop:ci)",
+        ),
+        (
+            'pods "web-1" is forbidden: User "u" cannot get resource "pods/log" in API group "" in the namespace "shop"',
+            ("GET", "/api/v1/namespaces/shop/pods/web-1/log", None),
+            "forbidden: needs get on pods/log in namespace shop (user u)",
+        ),
+        (
+            'jobs.batch is forbidden: User "u" cannot watch resource "jobs" in API group "batch" in the namespace "a"',
+            ("GET", "/apis/batch/v1/namespaces/a/jobs", {"watch": True}),
+            "forbidden: needs watch on jobs.batch in namespace a (user u)",
+        ),
+        (
+            'deployments.apps "web" is forbidden: User "u" cannot patch resource "deployments/scale" in API '
+            'group "apps" in the namespace "a"',
+            None,
+            "forbidden: needs patch on deployments.apps/scale in namespace a (user u)",
+        ),
+        (
+            'forbidden: User "u" cannot get path "/version"',
+            None,
+            "forbidden: needs get on path /version (user u)",
+        ),
+        # Words the regex does not know: the verb and resource come from the request.
+        (
+            "access denied: cannot do that",
+            ("DELETE", "/apis/batch/v1/namespaces/a/jobs/j", None),
+            "forbidden: needs delete on jobs.batch in namespace a: access denied: cannot do that",
+        ),
+        # A 403 that is not RBAC's (a quota, an admission plugin): the server's message stays.
+        (
+            'pods "x" is forbidden: exceeded quota: q, requested: pods=1',
+            ("POST", "/api/v1/namespaces/a/pods", None),
+            None,
+        ),
+    ],
+)
+def test_forbidden_names_the_missing_permission(server_message, request_, expected):
+    assert forbidden_message(server_message, *(request_ or ())) == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "expected"),
+    [
+        ("GET", "/apis/apps/v1/namespaces/a/replicasets", None, ("list", "replicasets.apps", "a")),
+        (
+            "GET",
+            "/apis/apps/v1/namespaces/a/replicasets",
+            {"watch": True},
+            ("watch", "replicasets.apps", "a"),
+        ),
+        ("GET", "/api/v1/namespaces/a/pods/p/log", None, ("get", "pods/log", "a")),
+        ("POST", "/apis/batch/v1/namespaces/a/jobs", None, ("create", "jobs.batch", "a")),
+        ("PATCH", "/apis/apps/v1/namespaces/a/deployments/d", None, ("patch", "deployments.apps", "a")),
+        ("PUT", "/api/v1/namespaces/a/pods/p", None, ("update", "pods", "a")),
+        ("DELETE", "/api/v1/namespaces/a/pods", None, ("deletecollection", "pods", "a")),
+        ("GET", "/api/v1/namespaces/a", None, ("get", "namespaces", None)),
+        ("GET", "/version", None, None),
+    ],
+)
+def test_required_permission(method, path, query, expected):
+    assert required_permission(method, path, query) == expected
+
+
+@pytest.mark.parametrize("generation", [_OldApiClient, _NewApiClient])
+def test_a_forbidden_list_says_which_permission_it_needs(generation):
+    body = (
+        b'{"kind": "Status", "code": 403, "reason": "Forbidden", "details": {"group": "apps", "kind": "replicasets"},'
+        b' "message": "replicasets.apps is forbidden: User \\"system:serviceaccount:a:ci\\" cannot list resource'
+        b' \\"replicasets\\" in API group \\"apps\\" in the namespace \\"a\\""}'
+    )
+    client = KubeClient(generation(_Response(403, body)))
+    with pytest.raises(ClientError) as caught:
+        client.list("listing the ReplicaSets of a/web", REPLICA_SETS, "a")
+    assert str(caught.value) == (
+        "listing the ReplicaSets of a/web: forbidden: needs list on replicasets.apps in namespace a"
+        " (user system:serviceaccount:a:ci)"
+    )
+    assert caught.value.status == 403
