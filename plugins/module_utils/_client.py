@@ -339,6 +339,8 @@ SERVICE_ACCOUNTS = Resource("v1", "serviceaccounts", "ServiceAccount")
 JOBS = Resource("batch/v1", "jobs", "Job")
 ROLES = Resource("rbac.authorization.k8s.io/v1", "roles", "Role")
 ROLE_BINDINGS = Resource("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding")
+# Gateway API (a CRD, served only where it is installed): the canary's traffic weights.
+HTTP_ROUTES = Resource("gateway.networking.k8s.io/v1", "httproutes", "HTTPRoute")
 RESOURCES_BY_KIND = {
     resource.kind: resource
     for resource in (
@@ -353,6 +355,7 @@ RESOURCES_BY_KIND = {
         JOBS,
         ROLES,
         ROLE_BINDINGS,
+        HTTP_ROUTES,
     )
 }
 
