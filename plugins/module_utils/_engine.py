@@ -30,9 +30,10 @@ from ._client import (
     STRATEGIC_MERGE_PATCH,
     ClientError,
     KubeClient,
+    Resource,
 )
-from ._hook_runner import HookFailed, HookRunner
-from ._hooks import custom_job, deployer_rbac, hook_job, hook_job_name
+from ._hook_runner import HookFailed, HookRunner, run_hook_step
+from ._hooks import custom_job, deployer_rbac, hook_job, hook_job_name, hook_source
 from ._revisions import (
     REVISION_ANNOTATION,
     find_new_replica_set,
@@ -70,9 +71,9 @@ from ._strategy import (
     Hook,
     Strategy,
     StrategyError,
+    check_hooks,
     parse_strategy,
     strategy_to_dict,
-    validate_hook_against_template,
 )
 from ._waiter import DeploymentWaiter, StepFailed, Timeline
 
@@ -137,44 +138,12 @@ class RolloutEngine:
     # --- writing ------------------------------------------------------------------------
 
     def _write(self, live: Optional[JSONDict], dry_run: bool, replicas: Optional[int] = None) -> JSONDict:
-        """Apply the request's spec (server-side apply, or a strategic merge patch in name mode).
-
-        Guarded by the live resourceVersion: a concurrent change gives 409, and the caller
-        retries from a fresh read.
-        """
-        request = self.request
-        kwargs: JSONDict = {}
-        if request.body is not None:
-            body = apply_body(request, replicas)
-            if live is not None:
-                body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-            content_type = APPLY_PATCH
-            kwargs["force"] = True
-        else:
-            if live is None:
-                raise RolloutError(
-                    f"{self.what} not found; give its definition to create it", self._result(False)
-                )
-            body = name_mode_patch(request, live)
-            body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-            if replicas is not None:
-                body["spec"]["replicas"] = replicas
-            content_type = STRATEGIC_MERGE_PATCH
-        if dry_run:
-            kwargs["dry_run"] = "All"
-        written = self.client.patch(
-            f"applying {self.what}",
-            DEPLOYMENTS,
-            request.namespace,
-            request.name,
-            body,
-            content_type,
-            field_manager=FIELD_MANAGER,
-            **kwargs,
-        )
-        if written is None:
-            raise ClientError(f"applying {self.what}: namespace {request.namespace} not found", 404)
-        return written
+        """Apply the request's spec (see write_object); retried by the caller on 409."""
+        if self.request.body is None and live is None:
+            raise RolloutError(
+                f"{self.what} not found; give its definition to create it", self._result(False)
+            )
+        return write_object(self.client, DEPLOYMENTS, self.request, live, dry_run, replicas)
 
     def _patch(self, patch: Any, content_type: str, what: str) -> JSONDict:
         written = self.client.patch(
@@ -558,16 +527,10 @@ class RolloutEngine:
 
     def _check_hooks(self, strategy: Strategy, desired: JSONDict) -> None:
         """Hooks must name a container and volumes of the new template; tagImages is not ours."""
-        for phase, hook in sorted(strategy.hooks.items()):
-            try:
-                validate_hook_against_template(hook, desired["spec"]["template"], f"{phase} hook")
-            except StrategyError as exc:
-                raise RolloutError(str(exc), self._result(False)) from None
-            if hook.tag_images:
-                self.warnings.append(
-                    f"{phase} hook: tagImages is not supported (there are no image streams on Kubernetes); "
-                    "it was ignored. Tag the image in your registry or CI before the rollout instead"
-                )
+        try:
+            self.warnings.extend(check_hooks(strategy, desired["spec"]["template"]))
+        except StrategyError as exc:
+            raise RolloutError(str(exc), self._result(False)) from None
         if strategy.hooks and not self.request.wait and self.change.template:
             self.warnings.append("lifecycle hooks need wait=true: they were not run")
 
@@ -580,22 +543,10 @@ class RolloutEngine:
             return
         hook = strategy.hooks[phase]
         deployment = self._get() if phase != "pre" or self.before is not None else None
-        source = copy.deepcopy(self.after or {})
-        if deployment is not None:
-            source["metadata"]["uid"] = deployment["metadata"]["uid"]
-        else:
-            source["metadata"].pop("uid", None)  # a dry-run create's uid belongs to no object
-        job = hook_job(source, hook, phase, self.planned_revision or 1, strategy)
-        try:
-            record = self.hook_runner.run(job, hook, phase, self.waiter.time_left)
-        except HookFailed as failed:
-            self.hooks.append(failed.record)
-            raise StepFailed(Failure("HookFailed", str(failed))) from None
-        except ClientError as exc:
-            raise StepFailed(Failure("HookFailed", f"{phase} hook: {exc}")) from None
-        self.hooks.append(record)
-        if record.get("warning"):
-            self.warnings.append(record["warning"])
+        job = hook_job(
+            hook_source(self.after or {}, deployment), hook, phase, self.planned_revision or 1, strategy
+        )
+        run_hook_step(self.hook_runner, job, hook, phase, self.waiter.time_left, self.hooks, self.warnings)
 
     # --- failure ------------------------------------------------------------------------
 
@@ -760,6 +711,55 @@ class RolloutEngine:
         return result
 
 
+def write_object(
+    client: KubeClient,
+    resource: Resource,
+    request: RolloutRequest,
+    live: Optional[JSONDict],
+    dry_run: bool,
+    replicas: Optional[int] = None,
+) -> JSONDict:
+    """Write the request to a Deployment, StatefulSet or DaemonSet, or ask for a dry run of it.
+
+    Definition mode: server-side apply (field manager openrollout.k8s, forced), so fields
+    applied before and gone from the definition are removed. Name mode: a strategic merge
+    patch of just what the options change (``live`` must exist). ``replicas`` replaces the
+    count written. Guarded by the live resourceVersion: a concurrent change gives 409, and
+    the caller retries from a fresh read.
+    """
+    what = f"{resource.kind} {request.namespace}/{request.name}"
+    kwargs: JSONDict = {}
+    if request.body is not None:
+        body = apply_body(request, replicas)
+        if live is not None:
+            body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        content_type = APPLY_PATCH
+        kwargs["force"] = True
+    else:
+        if live is None:
+            raise ClientError(f"{what} not found; give its definition to create it", 404)
+        body = name_mode_patch(request, live)
+        body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        if replicas is not None:
+            body["spec"]["replicas"] = replicas
+        content_type = STRATEGIC_MERGE_PATCH
+    if dry_run:
+        kwargs["dry_run"] = "All"
+    written = client.patch(
+        f"applying {what}",
+        resource,
+        request.namespace,
+        request.name,
+        body,
+        content_type,
+        field_manager=FIELD_MANAGER,
+        **kwargs,
+    )
+    if written is None:
+        raise ClientError(f"applying {what}: namespace {request.namespace} not found", 404)
+    return written
+
+
 def rollout_phases(strategy_type: str, canary: bool) -> List[str]:
     """The phases of a rollout of a new template (see RolloutEngine._run_phases)."""
     if strategy_type == STRATEGY_CUSTOM:
@@ -789,4 +789,4 @@ def _without_nulls(strategy: JSONDict) -> JSONDict:
     return {key: value for key, value in strategy.items() if value is not None}
 
 
-__all__ = ["REVISION_ANNOTATION", "RolloutEngine", "RolloutError"]
+__all__ = ["REVISION_ANNOTATION", "RolloutEngine", "RolloutError", "write_object"]

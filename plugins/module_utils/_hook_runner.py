@@ -14,9 +14,10 @@ from typing import Any, Callable, Dict, List, Optional
 from ._client import JOBS, PODS, ClientError, KubeClient, Source, WaitTimeout
 from ._hooks import LABEL_DEPLOYMENT, LABEL_PHASE, JobOutcome, job_outcome, log_tail
 from ._revisions import owned_by
+from ._rollout import Failure
 from ._status import pod_problems, summarize_problems, unrecoverable
 from ._strategy import Hook
-from ._waiter import Timeline
+from ._waiter import StepFailed, Timeline
 
 JSONDict = Dict[str, Any]
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -218,6 +219,30 @@ class HookRunner:
             ) from None
 
 
+def run_hook_step(
+    runner: HookRunner,
+    job: JSONDict,
+    hook: Hook,
+    phase: str,
+    time_left: Callable[[], Optional[float]],
+    records: List[JSONDict],
+    warnings: List[str],
+) -> JSONDict:
+    """Run one hook as a step of a rollout (or undo): its record goes to ``records``, an
+    Ignore'd failure to ``warnings``; StepFailed (reason HookFailed) when it aborts."""
+    try:
+        record = runner.run(job, hook, phase, time_left)
+    except HookFailed as failed:
+        records.append(failed.record)
+        raise StepFailed(Failure("HookFailed", str(failed))) from None
+    except ClientError as exc:
+        raise StepFailed(Failure("HookFailed", f"{phase} hook: {exc}")) from None
+    records.append(record)
+    if record.get("warning"):
+        warnings.append(record["warning"])
+    return record
+
+
 def describe_failure(record: JSONDict) -> str:
     """One line: which hook failed, how, and the end of its log."""
     text = f"{record['phase']} hook {record['job']} failed"
@@ -235,4 +260,4 @@ def describe_failure(record: JSONDict) -> str:
     return text
 
 
-__all__ = ["HookFailed", "HookRunner", "describe_failure"]
+__all__ = ["HookFailed", "HookRunner", "describe_failure", "run_hook_step"]

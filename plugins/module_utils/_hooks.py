@@ -94,13 +94,18 @@ def _merge_env(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def hook_job(
-    deployment: dict[str, Any],
+    workload: dict[str, Any],
     hook: Hook,
     phase: str,
     revision: int,
     strategy: Strategy,
 ) -> dict[str, Any]:
-    """The Job that runs ``hook`` for ``revision`` of ``deployment`` (whose template is the new one).
+    """The Job that runs ``hook`` for ``revision`` of ``workload`` (whose template is the new one).
+
+    ``workload`` is a Deployment, StatefulSet or DaemonSet: its metadata (name, namespace and,
+    once it exists, uid) and kind make the Job's owner, its ``spec.template`` the hook pod. The
+    labels and environment keep the Deployment's names for every kind (openrollout.k8s/deployment,
+    OPENROLLOUT_DEPLOYMENT_NAME ...), so selectors and hook scripts work unchanged.
 
     The hook container is the named template container with the hook's command; it keeps the
     container's image, env (hook env wins, by name), envFrom, workingDir, resources and
@@ -113,9 +118,9 @@ def hook_job(
     if hook.exec_new_pod is None:
         raise ValueError(f"{phase} hook has no execNewPod")
     exec_new_pod = hook.exec_new_pod
-    metadata = _dict(deployment.get("metadata"))
+    metadata = _dict(workload.get("metadata"))
     name, namespace = str(metadata.get("name")), str(metadata.get("namespace"))
-    template_spec = _dict(_dict(_dict(deployment.get("spec")).get("template")).get("spec"))
+    template_spec = _dict(_dict(_dict(workload.get("spec")).get("template")).get("spec"))
     source = next(
         c
         for c in template_spec.get("containers") or []
@@ -148,8 +153,9 @@ def hook_job(
     if strategy.annotations:
         job_metadata["annotations"] = dict(strategy.annotations)
     if metadata.get("uid"):
+        kind = str(workload.get("kind") or "Deployment")
         job_metadata["ownerReferences"] = [
-            {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": metadata["uid"]}
+            {"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": metadata["uid"]}
         ]
     pod_metadata: dict[str, Any] = {"labels": dict(labels)}
     if strategy.annotations:
@@ -164,6 +170,21 @@ def hook_job(
             "template": {"metadata": pod_metadata, "spec": pod_spec},
         },
     }
+
+
+def hook_source(desired: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any]:
+    """What hook_job builds a hook from: the desired object (the new template) with the live uid.
+
+    A server dry run of a create gives a uid that belongs to no object: it is dropped, and the
+    Job of a hook that runs before the object exists has no owner.
+    """
+    source = copy.deepcopy(desired)
+    metadata = source.setdefault("metadata", {})
+    if live is not None and _dict(live.get("metadata")).get("uid"):
+        metadata["uid"] = live["metadata"]["uid"]
+    else:
+        metadata.pop("uid", None)
+    return source
 
 
 def deployer_name(deployment_name: str) -> str:
@@ -329,6 +350,7 @@ __all__ = [
     "hook_job",
     "hook_job_name",
     "hook_labels",
+    "hook_source",
     "job_outcome",
     "log_tail",
 ]

@@ -694,6 +694,24 @@ def validate_hook_against_template(hook: Hook, pod_template: dict[str, Any], nam
             )
 
 
+def check_hooks(strategy: Strategy, pod_template: dict[str, Any]) -> list[str]:
+    """Every hook of ``strategy`` against the pod template it will run from; the warnings.
+
+    StrategyError when a hook names a container or volume the template lacks. tagImages
+    hooks are accepted (a DeploymentConfig can be pasted as it is) and give a warning:
+    there are no image streams on Kubernetes.
+    """
+    warnings = []
+    for phase, hook in sorted(strategy.hooks.items()):
+        validate_hook_against_template(hook, pod_template, f"{phase} hook")
+        if hook.tag_images:
+            warnings.append(
+                f"{phase} hook: tagImages is not supported (there are no image streams on Kubernetes); "
+                "it was ignored. Tag the image in your registry or CI before the rollout instead"
+            )
+    return warnings
+
+
 # --- back to a dict, for the module's result ------------------------------------------
 
 
@@ -789,6 +807,7 @@ __all__ = [
     "Hook",
     "Strategy",
     "StrategyError",
+    "check_hooks",
     "hook_points",
     "hook_to_dict",
     "parse_hook",
