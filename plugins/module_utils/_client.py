@@ -58,6 +58,8 @@ _FALSE = {"0", "false", "no", "off"}
 
 # Connection errors worth a re-list within the deadline (API server restarting, etc.).
 RETRY_BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0)
+# How long send() keeps retrying a request to an API server that answered before (a restart).
+RECONNECT_SECONDS = 60.0
 # One watch request lasts at most this long; the next resumes from the last resourceVersion.
 WATCH_REQUEST_SECONDS = 60
 # First wait before retrying a write that hit 409 Conflict (doubles each time).
@@ -387,6 +389,9 @@ class KubeClient:
         self.api_client = api_client
         self.clock = clock
         self.sleep = sleep
+        # Whether the API server has answered a request of send(): from then on a failed
+        # connection is taken for a restart and retried (see send()).
+        self.reached = False
 
     # --- reads and writes, as JSON dicts ------------------------------------------------
 
@@ -447,16 +452,42 @@ class KubeClient:
         body: Any = None,
         content_type: Optional[str] = None,
     ) -> Optional[JSONDict]:
-        """One request, its JSON body; None for 404. ClientError (with ``what``) otherwise."""
-        try:
-            response = self.request(method, path, query, body, content_type)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise ClientError(f"{what}: {api_error_message(exc, method, path, query)}", exc.status) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClientError(f"{what}: cannot reach the API server: {exc}") from None
-        return dict(json.loads(response.data or b"{}"))
+        """One request, its JSON body; None for 404. ClientError (with ``what``) otherwise.
+
+        Once the API server has answered this client, a dropped connection or a 429/502/503/504
+        (500 too, for a read) is taken for a restart: the request is sent again, with back-off,
+        for up to RECONNECT_SECONDS. A server never reached fails at once (a wrong host, a
+        closed port). Writes are safe to resend: they are guarded by resourceVersion, or are
+        server-side applies, creates of fixed names or deletes, whose second try gives 409 or 404.
+        """
+        failures = 0
+        give_up: Optional[float] = None
+        while True:
+            try:
+                response = self.request(method, path, query, body, content_type)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                transient = exc.status in (429, 502, 503, 504) or (exc.status == 500 and method == "GET")
+                error = api_error_message(exc, method, path, query)
+                if not (transient and self.reached):
+                    raise ClientError(f"{what}: {error}", exc.status) from None
+                status: Optional[int] = exc.status
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                error = f"cannot reach the API server: {exc}"
+                if not self.reached:
+                    raise ClientError(f"{what}: {error}") from None
+                status = None
+            else:
+                self.reached = True
+                return dict(json.loads(response.data or b"{}"))
+            now = self.clock()
+            give_up = now + RECONNECT_SECONDS if give_up is None else give_up
+            delay = RETRY_BACKOFF_SECONDS[min(failures, len(RETRY_BACKOFF_SECONDS) - 1)]
+            if now + delay > give_up:
+                raise ClientError(f"{what}: {error} (still failing after {RECONNECT_SECONDS:g}s)", status)
+            self.sleep(delay)
+            failures += 1
 
     def get(self, what: str, resource: Resource, namespace: str, name: str) -> Optional[JSONDict]:
         """The object, or None when it does not exist."""

@@ -257,3 +257,85 @@ def test_a_forbidden_list_says_which_permission_it_needs(generation):
         " (user system:serviceaccount:a:ci)"
     )
     assert caught.value.status == 403
+
+
+class _ScriptedApiClient:
+    """call_api of kubernetes 31-36 answering from a script: a _Response, or an exception to raise."""
+
+    def __init__(self, *script: object) -> None:
+        self.script, self.calls = list(script), 0
+
+    def call_api(self, path, method, **kwargs):
+        self.calls += 1
+        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now, self.slept = 0.0, []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _scripted_client(*script: object) -> tuple[KubeClient, _ScriptedApiClient, _Clock]:
+    clock = _Clock()
+    api = _ScriptedApiClient(*script)
+    return KubeClient(api, clock=lambda: clock.now, sleep=clock.sleep), api, clock
+
+
+_OK = _Response(200, b'{"metadata": {"name": "web"}}')
+
+
+def test_a_server_never_reached_fails_at_once():
+    client, api, clock = _scripted_client(ConnectionRefusedError(111, "Connection refused"))
+    with pytest.raises(ClientError, match=r"^reading web: cannot reach the API server: .*Connection refused"):
+        client.get("reading web", DEPLOYMENTS, "shop", "web")
+    assert (api.calls, clock.slept) == (1, [])
+
+
+def test_a_restarting_server_is_retried_with_back_off():
+    refused = ConnectionRefusedError(111, "Connection refused")
+    client, api, clock = _scripted_client(_OK, refused, _Response(503, b"{}"), refused, _OK)
+    assert client.get("reading web", DEPLOYMENTS, "shop", "web") == {"metadata": {"name": "web"}}
+    assert client.get("reading web", DEPLOYMENTS, "shop", "web") == {"metadata": {"name": "web"}}
+    assert api.calls == 5
+    assert clock.slept == [0.2, 0.5, 1.0]
+
+
+def test_retrying_a_restart_stops_after_reconnect_seconds():
+    client, _, clock = _scripted_client(_OK, _Response(503, b'{"message": "apiserver is shutting down"}'))
+    client.get("reading web", DEPLOYMENTS, "shop", "web")
+    with pytest.raises(ClientError) as caught:
+        client.patch("scaling web", DEPLOYMENTS, "shop", "web", {}, APPLY_PATCH)
+    assert str(caught.value) == (
+        "scaling web: 503 Reason: apiserver is shutting down (still failing after 60s)"
+    )
+    assert caught.value.status == 503
+    assert 58 <= clock.now <= 60
+
+
+@pytest.mark.parametrize(("method", "retried"), [("GET", True), ("PATCH", False)])
+def test_a_500_is_retried_for_a_read_only(method, retried):
+    client, api, _ = _scripted_client(
+        _OK, _Response(500, b'{"message": "etcdserver: request timed out"}'), _OK
+    )
+    client.get("reading web", DEPLOYMENTS, "shop", "web")
+    if retried:
+        assert client.send("reading web", method, DEPLOYMENTS.path("shop", "web")) is not None
+    else:
+        with pytest.raises(ClientError, match=r"500 Reason: etcdserver: request timed out$"):
+            client.send("patching web", method, DEPLOYMENTS.path("shop", "web"), body={})
+    assert api.calls == (3 if retried else 2)
+
+
+def test_a_refusal_is_never_retried():
+    client, api, _ = _scripted_client(_OK, _Response(422, b'{"message": "spec.replicas: Invalid value: -1"}'))
+    client.get("reading web", DEPLOYMENTS, "shop", "web")
+    with pytest.raises(ClientError, match=r"422 Reason: spec\.replicas: Invalid value: -1$"):
+        client.patch("scaling web", DEPLOYMENTS, "shop", "web", {}, APPLY_PATCH)
+    assert api.calls == 2
