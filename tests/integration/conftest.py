@@ -32,6 +32,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "integration: runs against the local control plane started by hack/cluster/up.sh",
     )
+    config.addinivalue_line(
+        "markers",
+        "faults: restarts control-plane components of a cluster of its own (make reliability-faults)",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
