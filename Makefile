@@ -15,14 +15,14 @@ COLLECTION_LINK := build/ansible_collections/openrollout/k8s
 PYTEST_FLAGS ?= -q
 
 .PHONY: help venv collection-link cluster-build cluster-up cluster-down cluster-status \
-        kubectl-path test test-unit test-integration lint sanity demo clean
+        kubectl-path test test-unit units test-integration lint sanity demo clean
 
 help:
 	@echo "make demo            set everything up, start the local cluster, run the demo"
 	@echo "make test            set everything up and run every test (what CI runs)"
 	@echo "make cluster-build   build the control plane from Go modules (cached)"
 	@echo "make cluster-up|cluster-down|cluster-status|kubectl-path"
-	@echo "make test-unit|test-integration|lint|sanity"
+	@echo "make test-unit|units|test-integration|lint|sanity"
 	@echo "make bench           benchmarks vs kubectl and kubernetes.core (BENCH_RUNS=5): docs/performance.md"
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt
@@ -63,7 +63,7 @@ lint: venv collection-link
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build \
 	  $(VENV)/bin/ansible-lint --nocolor $(ANSIBLE_LINT_PATHS)
 
-# ansible-test sanity, without Docker; hack/sanity/run.sh says where it runs and how it gets its
+# ansible-test sanity, without Docker; hack/ansible-test.sh says where it runs and how it gets its
 # requirements (PyPI only). It tests the files git shows: tracked ones and untracked ones that are
 # not ignored; an ignored file is never tested. Each skipped test, with its reason:
 #   pslint      the collection has no PowerShell, and pwsh is packaged neither by Debian nor by PyPI
@@ -71,10 +71,18 @@ lint: venv collection-link
 SANITY_SKIP := pslint
 
 sanity: venv
-	hack/sanity/run.sh $(addprefix --skip-test ,$(SANITY_SKIP))
+	hack/ansible-test.sh sanity $(addprefix --skip-test ,$(SANITY_SKIP))
 
+# The quick loop: pytest on tests/unit in the checkout (about 15 s).
 test-unit: venv collection-link
 	$(VENV)/bin/pytest $(PYTEST_FLAGS) tests/unit
+
+# The same tests as a collection's CI runs them: `ansible-test units` on a copy of the files git shows
+# (hack/ansible-test.sh), with the collection loader and each test in its own fork. `make test` runs
+# this one, not test-unit: the tests run once.
+UNITS_WORKERS ?= 2
+units: venv
+	hack/ansible-test.sh units --num-workers $(UNITS_WORKERS)
 
 # Two workers: most of a test's time is ansible-playbook starting up and the cluster acting, and
 # each test has its own namespace.
@@ -86,7 +94,7 @@ test-integration: cluster-up collection-link
 test: venv collection-link
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory sanity
-	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory cluster-up
 	rc=0; $(MAKE) --no-print-directory test-integration || rc=$$?; \
 	  $(MAKE) --no-print-directory molecule || rc=$$?; \

@@ -4,7 +4,7 @@ ansible-test creates each sanity test's virtual environment without pip, then ru
 ``~/.ansible/test/cache/get_pip_<version>.py`` (fetched from a CI host of the Ansible project, which
 is not reachable here) with the arguments of pypa's get-pip.py, e.g.
 ``--disable-pip-version-check pip==24.2 --no-setuptools --no-wheel``.
-hack/sanity/run.sh copies this file to that path when it is missing. It does the same job with what
+hack/ansible-test.sh copies this file to that path when it is missing. It does the same job with what
 is reachable: pip from the interpreter's own ``ensurepip``, then the exact versions asked for from PyPI.
 """
 
