@@ -34,6 +34,13 @@ from ._strategy import (
     StrategyError,
     parse_strategy,
 )
+from ._workload_rollout import (
+    DAEMON_SET,
+    STATEFUL_SET,
+    WORKLOAD_KINDS,
+    merge_update_strategy,
+    workload_strategy,
+)
 
 # What the rollout module decides, on plain dicts and without a clock: the request read
 # from the module's options, what changes between the live Deployment and the desired one,
@@ -42,6 +49,8 @@ from ._strategy import (
 
 FIELD_MANAGER = "openrollout.k8s"
 DEPLOYMENT_API_VERSION = "apps/v1"
+DEPLOYMENT = "Deployment"
+ROLLOUT_KINDS = (DEPLOYMENT, *WORKLOAD_KINDS)
 
 # Metadata the API server owns: never sent back in a write.
 _SERVER_METADATA = (
@@ -79,6 +88,10 @@ class RolloutRequest:
     ``spec.paused``, which the engine sets itself; None in name mode, where ``images`` and
     ``replicas`` change the live Deployment. ``strategy`` is None when neither the task nor
     the definition gives one: the live Deployment's strategy is kept then.
+
+    ``kind`` StatefulSet or DaemonSet: ``body`` keeps its ``spec.updateStrategy`` (with the
+    task's fields merged in), ``update_strategy`` holds the fields the task sets (for name mode),
+    and ``strategy`` only brings hooks and timeoutSeconds (_workload_rollout.workload_strategy).
     """
 
     namespace: str
@@ -95,6 +108,9 @@ class RolloutRequest:
     # From a DeploymentConfig: what was left out of it, and `test: true` (scale to 0 after success).
     warnings: tuple[str, ...] = ()
     test: bool = False
+    kind: str = DEPLOYMENT
+    partition: int | None = None
+    update_strategy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,23 +214,57 @@ def same_deployment_strategy(live: Any, wanted: dict[str, Any]) -> bool:
 def _definition(definition: Any) -> dict[str, Any]:
     if not isinstance(definition, dict):
         raise RolloutInputError(
-            f"definition must be a Deployment as a dictionary (or YAML text of one), "
-            f"not {type(definition).__name__}"
+            f"definition must be a Deployment (or a StatefulSet or DaemonSet) as a dictionary "
+            f"(or YAML text of one), not {type(definition).__name__}"
         )
     kind = definition.get("kind")
-    if kind != "Deployment":
+    if kind not in ROLLOUT_KINDS:
         raise RolloutInputError(
-            f"definition has kind {kind!r}: this module rolls out kind Deployment (apiVersion apps/v1) "
-            "or DeploymentConfig (apps.openshift.io/v1)"
+            f"definition has kind {kind!r}: this module rolls out kind Deployment, StatefulSet or DaemonSet "
+            "(apiVersion apps/v1) or DeploymentConfig (apps.openshift.io/v1)"
         )
     api_version = definition.get("apiVersion", DEPLOYMENT_API_VERSION)
     if api_version != DEPLOYMENT_API_VERSION:
-        raise RolloutInputError(f"definition has apiVersion {api_version!r}: use apps/v1 for a Deployment")
+        raise RolloutInputError(f"definition has apiVersion {api_version!r}: use apps/v1 for a {kind}")
     if not isinstance(definition.get("metadata"), dict) or not definition["metadata"].get("name"):
         raise RolloutInputError("definition has no metadata.name")
     if not isinstance(definition.get("spec"), dict):
         raise RolloutInputError("definition has no spec")
     return definition
+
+
+def _kind(params: dict[str, Any], definition: Any) -> str:
+    """The kind rolled out: the definition's (a DeploymentConfig's is Deployment), else the option's."""
+    option = params.get("kind")
+    if option is not None and option not in ROLLOUT_KINDS:
+        raise RolloutInputError(f"kind must be one of {', '.join(ROLLOUT_KINDS)}, got {option!r}")
+    if definition is None:
+        return str(option or DEPLOYMENT)
+    given = DEPLOYMENT if is_deployment_config(definition) else _definition(definition)["kind"]
+    if option not in (None, given):
+        raise RolloutInputError(f"kind {option!r} differs from the definition's kind {given!r}")
+    return str(given)
+
+
+def _workload_options(kind: str, params: dict[str, Any]) -> None:
+    """Options that only a Deployment rollout has, refused for other kinds with the reason."""
+    if kind == DAEMON_SET and params.get("replicas") is not None:
+        raise RolloutInputError(
+            "a DaemonSet has no replicas: it runs one pod on each node its selector and tolerations allow"
+        )
+    if kind in WORKLOAD_KINDS and params.get("stop_before") is not None:
+        raise RolloutInputError(
+            f"stop_before is for Deployments (the module's own phases); a {kind}'s controller rolls it out "
+            "in one go. Use partition for a staged StatefulSet rollout"
+            if kind == STATEFUL_SET
+            else f"stop_before is for Deployments (the module's own phases); a {kind}'s controller rolls it "
+            "out in one go"
+        )
+    if kind == DEPLOYMENT and params.get("partition") is not None:
+        raise RolloutInputError(
+            "partition is for StatefulSets (a staged rollout by ordinal); for a Deployment use the canary "
+            "role, or stop_before"
+        )
 
 
 def build_request(params: dict[str, Any]) -> RolloutRequest:
@@ -237,6 +287,14 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             raise RolloutInputError(f"images.{container} must be an image reference, got {image!r}")
 
     raw_strategy = params.get("strategy")
+    kind = _kind(params, definition)
+    _workload_options(kind, params)
+    update_strategy = None
+    if kind in WORKLOAD_KINDS:
+        try:
+            raw_strategy, update_strategy = workload_strategy(kind, raw_strategy, params.get("partition"))
+        except StrategyError as exc:
+            raise RolloutInputError(str(exc)) from None
     body = None
     warnings: list[str] = []
     test = False
@@ -279,10 +337,13 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
                 f"name {params['name']!r} differs from the definition's metadata.name {name!r}"
             )
         spec = body["spec"]
-        definition_strategy = spec.pop("strategy", None)
-        spec.pop("paused", None)
-        if raw_strategy is None:
-            raw_strategy = strategy_from_deployment_strategy(definition_strategy)
+        if kind == DEPLOYMENT:
+            definition_strategy = spec.pop("strategy", None)
+            spec.pop("paused", None)
+            if raw_strategy is None:
+                raw_strategy = strategy_from_deployment_strategy(definition_strategy)
+        elif update_strategy is not None:
+            spec["updateStrategy"] = merge_update_strategy(spec.get("updateStrategy"), update_strategy)
         if replicas is not None:
             spec["replicas"] = replicas
         if images:
@@ -292,10 +353,16 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             raise RolloutInputError(
                 "give definition (or src) with the Deployment, or name of an existing one"
             )
-        if not images and replicas is None and raw_strategy is None and params.get("change_cause") is None:
+        nothing = raw_strategy is None and update_strategy is None and params.get("change_cause") is None
+        if not images and replicas is None and nothing:
+            options = (
+                "images, replicas, strategy, partition"
+                if kind == STATEFUL_SET
+                else "images, replicas, strategy"
+            )
             raise RolloutInputError(
-                "nothing to change: with name, give images, replicas, strategy or change_cause "
-                "(or give the whole Deployment as definition)"
+                f"nothing to change: with name, give {options} or change_cause "
+                f"(or give the whole {kind} as definition)"
             )
         namespace = params.get("namespace") or "default"
         name = str(params["name"])
@@ -312,6 +379,9 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             "stop_before needs wait=true: the phases are the module's, not the controller's"
         )
     return RolloutRequest(
+        kind=kind,
+        partition=params.get("partition"),
+        update_strategy=update_strategy,
         warnings=tuple(warnings),
         test=test,
         stop_before=stop_before,
@@ -377,6 +447,8 @@ def name_mode_patch(request: RolloutRequest, live: dict[str, Any]) -> dict[str, 
         patch["spec"]["template"] = {"spec": template_patch}
     if request.replicas is not None:
         patch["spec"]["replicas"] = request.replicas
+    if request.update_strategy is not None:
+        patch["spec"]["updateStrategy"] = copy.deepcopy(request.update_strategy)
     if request.change_cause is not None:
         patch["metadata"]["annotations"] = {CHANGE_CAUSE_ANNOTATION: request.change_cause}
     return patch
@@ -654,6 +726,7 @@ def for_diff(obj: dict[str, Any] | None) -> dict[str, Any]:
 
 
 __all__ = [
+    "DEPLOYMENT",
     "FIELD_MANAGER",
     "GOAL_CANARY",
     "GOAL_COMPLETE",
@@ -662,6 +735,7 @@ __all__ = [
     "REASON_DELETED",
     "REASON_TIMEOUT",
     "REASON_WAIT_TIMEOUT",
+    "ROLLOUT_KINDS",
     "Assessment",
     "Change",
     "Failure",

@@ -21,6 +21,7 @@ from ._client import (
     WaitTimeout,
 )
 from ._rollout import (
+    GOAL_COMPLETE,
     REASON_DELETED,
     REASON_TIMEOUT,
     REASON_WAIT_TIMEOUT,
@@ -35,6 +36,9 @@ from ._workloads import DAEMON_SET, STATEFUL_SET, newest_revision_pods, rollout_
 from ._workloads import replica_counts as workload_counts
 
 JSONDict = Dict[str, Any]
+
+# WorkloadWaiter's goal for OnDelete workloads: the controller has seen the spec, nothing more.
+GOAL_OBSERVED = "observed"
 
 # Without a wait_timeout, a wait is bounded by timeoutSeconds of no progress, and by this.
 UNBOUNDED_WAIT_SECONDS = 7 * 24 * 3600
@@ -153,8 +157,16 @@ class WorkloadWaiter:
         self.deadline_seconds = seconds
         self.deadline = None if seconds is None else self.client.clock() + seconds
 
-    def wait(self, timeout_seconds: float) -> Assessment:
-        """Watch until the rollout is complete; StepFailed when it fails or stalls."""
+    def time_left(self) -> Optional[float]:
+        """Seconds left before the deadline; None without one."""
+        return None if self.deadline is None else max(self.deadline - self.client.clock(), 0.0)
+
+    def wait(self, timeout_seconds: float, goal: str = GOAL_COMPLETE) -> Assessment:
+        """Watch until ``goal``; StepFailed when it fails or stalls.
+
+        GOAL_COMPLETE: kubectl's done-test for the kind. GOAL_OBSERVED: the controller has seen
+        the latest spec (status.observedGeneration), all there is to wait for with OnDelete.
+        """
         what = f"{self.kind} {self.namespace}/{self.name}"
         resource = RESOURCES_BY_KIND[self.kind]
         live = self.client.get(f"reading {what}", resource, self.namespace, self.name)
@@ -179,8 +191,10 @@ class WorkloadWaiter:
             if counts != last_counts[0]:
                 last_counts[0] = counts
                 self.timeline.event("replicas", **counts)
+            if goal == GOAL_OBSERVED and observed(workload):
+                return Assessment(True, None, "the controller has observed the change")
             status = rollout_status(self.kind, workload)
-            if status.done:
+            if status.done and goal == GOAL_COMPLETE:
                 return Assessment(True, None, status.message)
             pods = newest_revision_pods(self.kind, workload, state["revisions"], state["pods"])
             problems = pod_problems(pods)
@@ -214,18 +228,24 @@ class WorkloadWaiter:
         if self.deadline is not None:
             timeout = max(self.deadline - self.client.clock(), 0.001)
         try:
-            result = self.client.watch_sources(sources, check, timeout, f"{what} (complete)")
+            result = self.client.watch_sources(sources, check, timeout, f"{what} ({goal})")
         except WaitTimeout:
             raise StepFailed(
                 Failure(
                     REASON_WAIT_TIMEOUT,
                     f"wait_timeout ({self.deadline_seconds}s) reached while waiting for the rollout "
-                    "to complete",
+                    + ("to complete" if goal == GOAL_COMPLETE else "to be observed"),
                 )
             ) from None
         if result.failure is not None:
             raise StepFailed(result.failure)
         return result
+
+
+def observed(workload: JSONDict) -> bool:
+    """The controller has seen the workload's latest spec (observedGeneration >= generation)."""
+    generation = (workload.get("metadata") or {}).get("generation") or 0
+    return bool(int((workload.get("status") or {}).get("observedGeneration") or 0) >= int(generation))
 
 
 def _pod_state(pod: JSONDict) -> tuple[str, str, bool]:
@@ -237,4 +257,12 @@ def _pod_state(pod: JSONDict) -> tuple[str, str, bool]:
     return (str((pod.get("metadata") or {}).get("name")), str(status.get("phase")), ready)
 
 
-__all__ = ["UNBOUNDED_WAIT_SECONDS", "DeploymentWaiter", "StepFailed", "Timeline", "WorkloadWaiter"]
+__all__ = [
+    "GOAL_OBSERVED",
+    "UNBOUNDED_WAIT_SECONDS",
+    "DeploymentWaiter",
+    "StepFailed",
+    "Timeline",
+    "WorkloadWaiter",
+    "observed",
+]

@@ -554,12 +554,14 @@ def without(key, mapping):
             "name 'api' differs from the definition's metadata.name 'web'",
         ),
         (
-            params(definition=dict(definition(), kind="StatefulSet")),
-            "definition has kind 'StatefulSet': this module rolls out kind Deployment (apiVersion apps/v1) or DeploymentConfig (apps.openshift.io/v1)",
+            params(definition=dict(definition(), kind="ReplicaSet")),
+            "definition has kind 'ReplicaSet': this module rolls out kind Deployment, StatefulSet or DaemonSet "
+            "(apiVersion apps/v1) or DeploymentConfig (apps.openshift.io/v1)",
         ),
         (
             params(definition=without("kind", definition())),
-            "definition has kind None: this module rolls out kind Deployment (apiVersion apps/v1) or DeploymentConfig (apps.openshift.io/v1)",
+            "definition has kind None: this module rolls out kind Deployment, StatefulSet or DaemonSet "
+            "(apiVersion apps/v1) or DeploymentConfig (apps.openshift.io/v1)",
         ),
         (
             params(definition=dict(definition(), apiVersion="extensions/v1beta1")),
@@ -567,7 +569,8 @@ def without(key, mapping):
         ),
         (
             params(definition=["kind: Deployment"]),
-            "definition must be a Deployment as a dictionary (or YAML text of one), not list",
+            "definition must be a Deployment (or a StatefulSet or DaemonSet) as a dictionary "
+            "(or YAML text of one), not list",
         ),
         (
             params(definition=dict(definition(), metadata={"namespace": "shop"})),
