@@ -113,7 +113,8 @@ def hook_job(
     stays a reference (valueFrom / envFrom): nothing secret is copied. The pod takes the
     template's pull secrets, node selector, tolerations, service account and security context,
     the strategy's labels and annotations, and never the template's labels (the hook pod must
-    not count as a pod of the application).
+    not count as a pod of the application). It mounts no service account token unless the hook
+    sets automountServiceAccountToken.
     """
     if hook.exec_new_pod is None:
         raise ValueError(f"{phase} hook has no execNewPod")
@@ -143,6 +144,9 @@ def hook_job(
     for field in _POD_FIELDS:
         if field in template_spec:
             pod_spec[field] = copy.deepcopy(template_spec[field])
+    # No API token in the hook pod unless the hook asks (execNewPod.automountServiceAccountToken),
+    # whatever the template or its service account say.
+    pod_spec["automountServiceAccountToken"] = exec_new_pod.automount_service_account_token
     volumes = [v for v in template_spec.get("volumes") or [] if _dict(v).get("name") in wanted_volumes]
     if volumes:
         pod_spec["volumes"] = copy.deepcopy(volumes)

@@ -91,7 +91,7 @@ _ROLLING_KEYS = (
 _RECREATE_KEYS = ("timeoutSeconds", "pre", "mid", "post", "rollback")
 _CUSTOM_KEYS = ("image", "command", "environment")
 _HOOK_KEYS = ("failurePolicy", "execNewPod", "tagImages")
-_EXEC_NEW_POD_KEYS = ("containerName", "command", "env", "volumes")
+_EXEC_NEW_POD_KEYS = ("containerName", "command", "env", "volumes", "automountServiceAccountToken")
 _TAG_IMAGE_KEYS = ("containerName", "to")
 
 JSONDict = dict[str, Any]
@@ -112,6 +112,9 @@ class ExecNewPod:
     command: list[str]
     env: list[dict[str, Any]]
     volumes: list[str]
+    # The hook pod gets a service account token only when the hook asks: a migration or a
+    # smoke test rarely needs the API, and a token it does not need is one to leak.
+    automount_service_account_token: bool = False
 
 
 @dataclass(frozen=True)
@@ -291,6 +294,17 @@ def _int(value: Any, path: str, minimum: int = 1) -> int:
     return value
 
 
+def _bool(value: Any, path: str) -> bool:
+    """A boolean field: true/false, or their spellings as strings (values that went through Jinja)."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+        return value.strip().lower() in ("true", "yes")
+    raise StrategyError(f"{path} must be true or false, got {value!r}")
+
+
 def _str(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value:
         raise StrategyError(f"{path} must be a non-empty string, got {value!r}")
@@ -361,6 +375,9 @@ def _parse_exec_new_pod(raw: object, path: str) -> ExecNewPod:
         command=command,
         env=_env_list(block.get("env") or [], block.child("env")),
         volumes=_str_list(block.get("volumes") or [], block.child("volumes"), "['data', 'config']"),
+        automount_service_account_token=_bool(
+            block.get("automountServiceAccountToken"), block.child("automountServiceAccountToken")
+        ),
     )
 
 
@@ -725,6 +742,8 @@ def hook_to_dict(hook: Hook) -> JSONDict:
             "env": copy.deepcopy(hook.exec_new_pod.env),
             "volumes": list(hook.exec_new_pod.volumes),
         }
+        if hook.exec_new_pod.automount_service_account_token:
+            result["exec_new_pod"]["automount_service_account_token"] = True
     if hook.tag_images:
         result["tag_images"] = copy.deepcopy(hook.tag_images)
     return result

@@ -105,12 +105,15 @@ options:
       - C(recreateParams) (or C(recreate_params)) takes C(timeoutSeconds) (default 600).
       - Lifecycle hooks, as in a DeploymentConfig. Rolling takes C(pre) and C(post), Recreate takes
         C(pre), C(mid) and C(post). Each hook has C(failurePolicy) (V(Abort), V(Retry) or V(Ignore))
-        and C(execNewPod) (C(containerName), C(command), C(env), C(volumes)).
+        and C(execNewPod) (C(containerName), C(command), C(env), C(volumes),
+        C(automountServiceAccountToken)).
       - A hook runs as a Job named C(<deployment>-<revision>-hook-<phase>). Its pod is built from the
         named container of the B(new) pod template, with its image, env (the hook's env wins), envFrom,
         workingDir, resources and securityContext. It keeps only the listed volumes, and takes the
         pod template's pull secrets, node selector, tolerations and service account. It also gets
         the strategy's C(labels) and C(annotations), and C(activeDeadlineSeconds) (default 21600).
+      - A hook pod mounts no service account token, whatever the pod template says, unless the hook
+        sets C(automountServiceAccountToken=true) (a hook that calls the Kubernetes API).
       - C(pre) runs before anything changes, C(mid) when no pod of the application runs (Recreate),
         and C(post) once the rollout is complete. Hooks run only when a new revision rolls out, and
         only with O(wait=true).
