@@ -19,6 +19,7 @@ cluster_lock # one up.sh/down.sh at a time per state dir (pytest-xdist workers a
 if [ -d "$CLUSTER_STATE_DIR" ]; then
   if all_alive && apiserver_ready; then
     say "local cluster already running (kubeconfig: $KUBECONFIG_PATH)"
+    "$cluster_here/gateway-api.sh" || die "installing the Gateway API CRDs failed (see above)"
     exit 0
   fi
   say "found a stale or broken cluster in $CLUSTER_STATE_DIR: stopping what is left and starting fresh"
@@ -286,6 +287,7 @@ wait_for kube-scheduler "kube-scheduler /healthz" healthz "$SCHED_PORT"
 wait_for kwok "nodes ${NODES[*]} Ready (kwok)" nodes_ready
 wait_for kube-controller-manager "ServiceAccount default/default" kc get serviceaccount default -n default
 wait_for kube-apiserver "RBAC (admin can do anything, default SA cannot)" rbac_enforced
+"$cluster_here/gateway-api.sh" || fail kube-apiserver "installing the Gateway API CRDs failed (see above)"
 check_alive
 
 say "local cluster ready in $((SECONDS - start_time))s"

@@ -5,5 +5,8 @@ KUBE_VERSION=v1.36.3
 KUBE_GIT_COMMIT=openrollout-built-from-go-modules
 ETCD_VERSION=v3.6.8     # build/dependencies.yaml of Kubernetes v1.36.3
 KWOK_VERSION=v0.7.0
+# Gateway API CRDs (standard channel), from the sigs.k8s.io/gateway-api Go module: gateway-api.sh.
+# v1.7 wants Go 1.27 in its go.mod, which `go mod download` refuses with Go 1.26.
+GATEWAY_API_VERSION=v1.6.3
 OPENROLLOUT_CACHE_DIR="${OPENROLLOUT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/openrollout}"
 CLUSTER_BIN_DIR="$OPENROLLOUT_CACHE_DIR/$KUBE_VERSION/bin"
