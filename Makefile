@@ -15,14 +15,15 @@ COLLECTION_LINK := build/ansible_collections/openrollout/k8s
 PYTEST_FLAGS ?= -q
 
 .PHONY: help venv collection-link cluster-build cluster-up cluster-down cluster-status \
-        kubectl-path test test-unit units test-integration lint sanity demo clean
+        kubectl-path test test-unit units test-integration lint lint-docs docs sanity demo clean
 
 help:
 	@echo "make demo            set everything up, start the local cluster, run the demo"
 	@echo "make test            set everything up and run every test (what CI runs)"
 	@echo "make cluster-build   build the control plane from Go modules (cached)"
 	@echo "make cluster-up|cluster-down|cluster-status|kubectl-path"
-	@echo "make test-unit|units|test-integration|lint|sanity"
+	@echo "make test-unit|units|test-integration|lint|lint-docs|sanity"
+	@echo "make docs            the docs site in build/docs/html"
 	@echo "make bench           benchmarks vs kubectl and kubernetes.core (BENCH_RUNS=5): docs/performance.md"
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt
@@ -62,6 +63,24 @@ lint: venv collection-link
 	$(VENV)/bin/mypy
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build \
 	  $(VENV)/bin/ansible-lint --nocolor $(ANSIBLE_LINT_PATHS)
+	$(VENV)/bin/antsibull-changelog lint
+
+# The modules', roles' and filter's documentation as antsibull-docs renders it: schema, markup
+# (O(), RV(), ...) and references, for every plugin. About 40 s (one ansible-doc per plugin type), so
+# it is apart from make lint; make test runs it.
+lint-docs: venv collection-link
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build \
+	  $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs .
+
+# The docs site in build/docs/html (not committed): antsibull-docs and Sphinx, offline; the guides of
+# docs/ included. See hack/docs/build.sh.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(VENV_STAMP) hack/docs/requirements.txt
+	$(PY) -m pip install -q -r hack/docs/requirements.txt
+	@touch $@
+
+docs: $(DOCS_STAMP) collection-link
+	hack/docs/build.sh
 
 # ansible-test sanity, without Docker; hack/ansible-test.sh says where it runs and how it gets its
 # requirements (PyPI only). It tests the files git shows: tracked ones and untracked ones that are
@@ -93,6 +112,7 @@ test-integration: cluster-up collection-link
 # The cluster is stopped whatever the outcome; the exit status is the tests'.
 test: venv collection-link
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory lint-docs
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory cluster-up
