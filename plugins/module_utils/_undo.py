@@ -24,17 +24,20 @@ from ._client import (
     DEPLOYMENTS,
     JSON_PATCH,
     MERGE_PATCH,
+    PODS,
     REPLICA_SETS,
     RESOURCES_BY_KIND,
     STRATEGIC_MERGE_PATCH,
     ClientError,
     KubeClient,
+    WaitTimeout,
 )
 from ._revisions import (
     RevisionNotFound,
     find_new_replica_set,
     images_of,
     next_revision,
+    owned_by,
     revision,
     rollback_patch,
     rollback_refusal,
@@ -44,9 +47,11 @@ from ._rollout import FIELD_MANAGER, GOAL_COMPLETE, Failure, for_diff, selector_
 from ._status import deployment_status
 from ._waiter import DeploymentWaiter, StepFailed, Timeline, WorkloadWaiter
 from ._workloads import (
+    CONTROLLER_REVISION_HASH_LABEL,
     DEPLOYMENT,
     KINDS,
     ROLLING_UPDATE,
+    STATEFUL_SET,
     controller_revision_matches,
     controller_revision_number,
     controller_revision_patch,
@@ -54,6 +59,7 @@ from ._workloads import (
     controller_revision_undo_target,
     find_current_controller_revision,
     next_controller_revision,
+    pod_ready,
     rollout_status,
     undo_history_patch,
 )
@@ -77,6 +83,10 @@ class UndoError(Exception):
 
 @dataclass(frozen=True)
 class UndoRequest:
+    """An undo. ``replace_unready_pods``: for a StatefulSet, delete the pods of other revisions
+    that are not ready once the controller has taken the rollback in (Kubernetes' "forced
+    rollback", which kubectl leaves to the user); the rollout module's automatic rollback sets it."""
+
     kind: str
     namespace: str
     name: str
@@ -84,6 +94,7 @@ class UndoRequest:
     wait: bool
     wait_timeout: Optional[int]
     timeout_seconds: int
+    replace_unready_pods: bool = False
 
 
 def build_undo_request(params: Dict[str, Any]) -> UndoRequest:
@@ -128,12 +139,13 @@ class Undo:
         check_mode: bool = False,
         diff: bool = False,
         wall_clock: Callable[[], float] = time.time,
+        timeline: Optional[Timeline] = None,
     ) -> None:
         self.client = client
         self.request = request
         self.check_mode = check_mode
         self.diff = diff
-        self.timeline = Timeline(wall_clock)
+        self.timeline = timeline if timeline is not None else Timeline(wall_clock)
         self.what = f"{request.kind} {request.namespace}/{request.name}"
         self.warnings: List[str] = []
         self.result: JSONDict = {
@@ -400,6 +412,8 @@ class ControllerRevisionUndo(Undo):
         )
         self._set_diff(live, written)
         self.result["workload"] = without_noise(written)
+        if request.replace_unready_pods and request.kind == STATEFUL_SET:
+            self._replace_unready_pods(written, target)
         if request.wait and self._waitable(written):
             self._wait(written)
             final = self._get()
@@ -418,6 +432,69 @@ class ControllerRevisionUndo(Undo):
             "are deleted, so the rollback was not waited for"
         )
         return False
+
+    def _replace_unready_pods(self, written: JSONDict, target: JSONDict) -> None:
+        """Kubernetes' forced rollback of a StatefulSet: delete the not-ready pods of other revisions.
+
+        With podManagementPolicy OrderedReady, the controller makes no progress while a pod is
+        not Running and Ready, so a pod of a broken revision (CrashLoopBackOff, ImagePullBackOff)
+        blocks the rollback forever. Once the controller has taken the rollback in (its
+        updateRevision is the target's), each such pod is deleted with a uid precondition, and
+        the controller makes it again at the target revision. Ready pods are left to the
+        controller's rolling update.
+        """
+        request, name = self.request, target["metadata"]["name"]
+        generation = int(written["metadata"].get("generation") or 0)
+
+        def taken(objects: List[JSONDict]) -> Optional[JSONDict]:
+            for sts in objects:
+                status = sts.get("status") or {}
+                if (
+                    int(status.get("observedGeneration") or 0) >= generation
+                    and status.get("updateRevision") == name
+                ):
+                    return sts
+            return None
+
+        try:
+            sts = self.client.watch_until(
+                RESOURCES_BY_KIND[request.kind],
+                request.namespace,
+                taken,
+                request.timeout_seconds,
+                f"{self.what} to take the rollback in",
+                field_selector=f"metadata.name={request.name}",
+            )
+        except WaitTimeout:
+            return  # the wait that follows reports what is stuck
+        uid = sts["metadata"]["uid"]
+        pods = self.client.list(
+            f"listing the pods of {self.what}",
+            PODS,
+            request.namespace,
+            label_selector=selector_string(sts.get("spec", {}).get("selector")),
+        )
+        replaced = []
+        for pod in pods:
+            metadata = pod.get("metadata") or {}
+            labels = metadata.get("labels") or {}
+            if (
+                not owned_by(pod, uid)
+                or metadata.get("deletionTimestamp")
+                or labels.get(CONTROLLER_REVISION_HASH_LABEL) == name
+                or pod_ready(pod)
+            ):
+                continue
+            self.client.delete(
+                f"deleting pod {request.namespace}/{metadata['name']} of a failed revision",
+                PODS,
+                request.namespace,
+                metadata["name"],
+                body={"preconditions": {"uid": metadata["uid"]}},
+            )
+            replaced.append(metadata["name"])
+        if replaced:
+            self.timeline.event("unready_pods_deleted", pods=sorted(replaced))
 
     def _record_history(self, target: JSONDict) -> None:
         """Note the target's number on it before the controller renumbers it (_workloads.undo_history)."""

@@ -380,8 +380,13 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     ClientError,
     client_from_params,
 )
-from ansible_collections.openrollout.k8s.plugins.module_utils._engine import RolloutEngine, RolloutError
-from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import RolloutInputError, build_request
+from ansible_collections.openrollout.k8s.plugins.module_utils._engine import RolloutError
+from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
+    ROLLOUT_KINDS,
+    RolloutInputError,
+    build_request,
+)
+from ansible_collections.openrollout.k8s.plugins.module_utils._workload_engine import engine_for
 
 try:
     import yaml
@@ -395,8 +400,10 @@ ROLLOUT_ARG_SPEC = {
     "src": {"type": "path"},
     "name": {"type": "str"},
     "namespace": {"type": "str"},
+    "kind": {"type": "str", "choices": list(ROLLOUT_KINDS)},
     "images": {"type": "dict"},
     "replicas": {"type": "int"},
+    "partition": {"type": "int"},
     "strategy": {"type": "dict"},
     "change_cause": {"type": "str"},
     "rollback_on_failure": {"type": "bool", "default": True},
@@ -422,7 +429,8 @@ def load_definition(params):
             raise RolloutInputError(f"the definition is not valid YAML: {exc}") from None
         if len(documents) != 1:
             raise RolloutInputError(
-                f"the definition must hold one Deployment, it holds {len(documents)} documents"
+                f"the definition must hold one Deployment (or StatefulSet or DaemonSet), "
+                f"it holds {len(documents)} documents"
             )
         definition = documents[0]
     return definition
@@ -442,7 +450,7 @@ def main():
     try:
         params = dict(module.params, definition=load_definition(module.params))
         request = build_request(params)
-        engine = RolloutEngine(
+        engine = engine_for(
             client_from_params(module.params, os.environ), request, module.check_mode, module._diff
         )
         result = engine.run()
