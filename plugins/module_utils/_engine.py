@@ -730,7 +730,7 @@ def write_object(
     what = f"{resource.kind} {request.namespace}/{request.name}"
     kwargs: JSONDict = {}
     if request.body is not None:
-        body = apply_body(request, replicas)
+        body = apply_body(request, replicas, live)
         if live is not None:
             body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
         content_type = APPLY_PATCH

@@ -27,12 +27,14 @@ from ._status import (
     unrecoverable,
 )
 from ._strategy import (
+    STRATEGY_ANNOTATION,
     STRATEGY_CUSTOM,
     STRATEGY_RECREATE,
     STRATEGY_ROLLING,
     Strategy,
     StrategyError,
     parse_strategy,
+    strategy_annotation,
 )
 from ._workload_rollout import (
     DAEMON_SET,
@@ -451,18 +453,36 @@ def name_mode_patch(request: RolloutRequest, live: dict[str, Any]) -> dict[str, 
         patch["spec"]["updateStrategy"] = copy.deepcopy(request.update_strategy)
     if request.change_cause is not None:
         patch["metadata"]["annotations"] = {CHANGE_CAUSE_ANNOTATION: request.change_cause}
+    if request.kind == DEPLOYMENT and request.strategy is not None:
+        patch["metadata"].setdefault("annotations", {})[STRATEGY_ANNOTATION] = strategy_annotation(
+            request.strategy
+        )
     return patch
 
 
-def apply_body(request: RolloutRequest, replicas: int | None = None) -> dict[str, Any]:
-    """The server-side apply body (definition mode), optionally with ``replicas`` in place of the user's."""
+def apply_body(
+    request: RolloutRequest, replicas: int | None = None, live: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The server-side apply body (definition mode), optionally with ``replicas`` in place of the user's.
+
+    A Deployment's body records the task's strategy (STRATEGY_ANNOTATION). Without one, the
+    live Deployment keeps its strategy, and so the recorded one too: it is carried over from
+    ``live``, else the apply would remove it.
+    """
     if request.body is None:
         raise ValueError("apply_body needs a definition")
     body = copy.deepcopy(request.body)
+    # "annotations:" with nothing under it is null in YAML.
+    annotations = dict(body["metadata"].get("annotations") or {})
     if request.change_cause is not None:
-        # "annotations:" with nothing under it is null in YAML.
-        annotations = dict(body["metadata"].get("annotations") or {})
         annotations[CHANGE_CAUSE_ANNOTATION] = request.change_cause
+    if request.kind == DEPLOYMENT:
+        recorded = _dict(_dict(_dict(live).get("metadata")).get("annotations")).get(STRATEGY_ANNOTATION)
+        if request.strategy is not None:
+            annotations[STRATEGY_ANNOTATION] = strategy_annotation(request.strategy)
+        elif recorded and STRATEGY_ANNOTATION not in annotations:
+            annotations[STRATEGY_ANNOTATION] = recorded
+    if annotations or "annotations" in body["metadata"]:
         body["metadata"]["annotations"] = annotations
     if replicas is not None:
         body["spec"]["replicas"] = replicas

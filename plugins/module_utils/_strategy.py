@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -798,6 +799,42 @@ def strategy_to_dict(strategy: Strategy) -> JSONDict:
     return result
 
 
+# The strategy a Deployment's current template was rolled out with, hooks included, recorded by
+# the rollout module on the Deployment. The Deployment controller copies the Deployment's
+# annotations to the ReplicaSet of each new revision, and kubectl's undo copies a ReplicaSet's
+# annotations back: so every revision keeps the strategy it was rolled out with, and
+# rollout_undo runs the hooks of the revision it goes back to.
+STRATEGY_ANNOTATION = "openrollout.k8s/strategy"
+
+
+def strategy_annotation(strategy: Strategy) -> str:
+    """The strategy as compact JSON (strategy_to_dict, keys sorted), for STRATEGY_ANNOTATION.
+
+    Hook env from Secrets stays a valueFrom reference: no secret value is ever written here.
+    """
+    return json.dumps(strategy_to_dict(strategy), sort_keys=True, separators=(",", ":"))
+
+
+def recorded_strategy(obj: Any) -> Strategy | None:
+    """The strategy recorded on a Deployment or ReplicaSet (STRATEGY_ANNOTATION); None without one.
+
+    StrategyError when the annotation is there but is not a strategy (edited by hand).
+    """
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    raw = annotations.get(STRATEGY_ANNOTATION) if isinstance(annotations, dict) else None
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise StrategyError(f"the {STRATEGY_ANNOTATION} annotation is not JSON") from None
+    try:
+        return parse_strategy(data)
+    except StrategyError as exc:
+        raise StrategyError(f"the {STRATEGY_ANNOTATION} annotation is not a strategy: {exc}") from None
+
+
 def hook_points(strategy: Strategy) -> tuple[str, ...]:
     """The hook points the strategy's type has: ("pre", "post") or ("pre", "mid", "post")."""
     if strategy.type == STRATEGY_ROLLING or (
@@ -817,6 +854,7 @@ __all__ = [
     "DEFAULT_UPDATE_PERIOD_SECONDS",
     "FAILURE_POLICIES",
     "HOOK_POINTS",
+    "STRATEGY_ANNOTATION",
     "STRATEGY_CUSTOM",
     "STRATEGY_RECREATE",
     "STRATEGY_ROLLING",
@@ -831,6 +869,8 @@ __all__ = [
     "hook_to_dict",
     "parse_hook",
     "parse_strategy",
+    "recorded_strategy",
+    "strategy_annotation",
     "strategy_to_dict",
     "validate_hook_against_template",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 # ControllerRevision the next revision number and roll the pods to it.
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._client import (
     CONTROLLER_REVISIONS,
@@ -32,6 +32,8 @@ from ._client import (
     KubeClient,
     WaitTimeout,
 )
+from ._hook_runner import HookRunner, run_hook_step
+from ._hooks import hook_job
 from ._revisions import (
     RevisionNotFound,
     find_new_replica_set,
@@ -41,10 +43,12 @@ from ._revisions import (
     revision,
     rollback_patch,
     rollback_refusal,
+    template_without_hash,
     undo_target,
 )
 from ._rollout import FIELD_MANAGER, GOAL_COMPLETE, Failure, for_diff, selector_string, without_noise
 from ._status import deployment_status
+from ._strategy import Hook, StrategyError, recorded_strategy, validate_hook_against_template
 from ._waiter import DeploymentWaiter, StepFailed, Timeline, WorkloadWaiter
 from ._workloads import (
     CONTROLLER_REVISION_HASH_LABEL,
@@ -82,10 +86,21 @@ class UndoError(Exception):
 
 
 @dataclass(frozen=True)
+class HookStep:
+    """A lifecycle hook an undo runs: its phase, the hook, and the Job that runs it."""
+
+    phase: str
+    hook: Hook
+    job: JSONDict
+
+
+@dataclass(frozen=True)
 class UndoRequest:
     """An undo. ``replace_unready_pods``: for a StatefulSet, delete the pods of other revisions
     that are not ready once the controller has taken the rollback in (Kubernetes' "forced
-    rollback", which kubectl leaves to the user); the rollout module's automatic rollback sets it."""
+    rollback", which kubectl leaves to the user); the rollout module's automatic rollback sets it.
+    ``hooks``: for a Deployment, run the lifecycle hooks recorded with the revisions (the
+    rollout_undo module's ``hooks`` option, true there by default)."""
 
     kind: str
     namespace: str
@@ -95,6 +110,7 @@ class UndoRequest:
     wait_timeout: Optional[int]
     timeout_seconds: int
     replace_unready_pods: bool = False
+    hooks: bool = False
 
 
 def build_undo_request(params: Dict[str, Any]) -> UndoRequest:
@@ -115,7 +131,9 @@ def build_undo_request(params: Dict[str, Any]) -> UndoRequest:
     kind = str(params.get("kind") or DEPLOYMENT)
     if kind not in KINDS:
         raise UndoInputError(f"kind must be one of {', '.join(KINDS)}, got {kind}")
+    hooks = params.get("hooks")
     return UndoRequest(
+        hooks=True if hooks is None else bool(hooks),
         kind=kind,
         namespace=str(params.get("namespace") or "default"),
         name=str(params["name"]),
@@ -148,6 +166,9 @@ class Undo:
         self.timeline = timeline if timeline is not None else Timeline(wall_clock)
         self.what = f"{request.kind} {request.namespace}/{request.name}"
         self.warnings: List[str] = []
+        self.rollback_hook_failure: Optional[str] = None
+        # wait_timeout bounds the whole task, hooks included.
+        self.deadline = None if request.wait_timeout is None else client.clock() + request.wait_timeout
         self.result: JSONDict = {
             "changed": False,
             "kind": request.kind,
@@ -156,10 +177,14 @@ class Undo:
             "rolled_back_to": None,
             self.object_key: None,
             "timeline": self.timeline.events,
+            "hooks": [],
         }
 
     def run(self) -> JSONDict:
         raise NotImplementedError
+
+    def _time_left(self) -> Optional[float]:
+        return None if self.deadline is None else max(self.deadline - self.client.clock(), 0.0)
 
     def _fail(self, message: str, **extra: Any) -> UndoError:
         return UndoError(message, {**self._finish(), **extra})
@@ -259,12 +284,22 @@ class DeploymentUndo(Undo):
             {**live, "spec": {**live["spec"], "template": target["spec"]["template"]}}, replica_sets
         )
         self.result.update(changed=True, revision=planned)
+        plan = self._hook_plan(live, target, previous, planned)
         if self.check_mode:
             after = self._send(live, patch, dry_run=True)
             self._set_diff(live, after)
             self.result["deployment"] = without_noise(after)
+            self.result["hooks"] = [
+                {"phase": step.phase, "job": step.job["metadata"]["name"], "planned": True} for step in plan
+            ]
             return self._finish()
 
+        try:
+            self._run_hooks(plan, ("rollback", "pre"))
+        except StepFailed as failed:
+            ran = [h["job"] for h in self.result["hooks"] if h["phase"] == "rollback" and h.get("succeeded")]
+            note = f" (the rollback hook {ran[0]} had run)" if ran else ""
+            raise self._fail(f"{failed.failure.message}. {self.what} was not rolled back{note}") from None
         written = self.client.retry_on_conflict(lambda: self._roll_back(target), "rollback")
         self.timeline.event(
             "applied",
@@ -280,7 +315,93 @@ class DeploymentUndo(Undo):
             if final is not None:
                 self.result["deployment"] = without_noise(final)
                 self.result["revision"] = revision(final) or planned
+            try:
+                self._run_hooks(plan, ("post",))
+            except StepFailed as failed:
+                raise self._fail(
+                    f"{self.what} was rolled back to revision {self.result['rolled_back_to']} (now revision "
+                    f"{self.result['revision']}), but {failed.failure.message}"
+                ) from None
+        if self.rollback_hook_failure:
+            raise self._fail(
+                f"{self.what} was rolled back to revision {self.result['rolled_back_to']} (now revision "
+                f"{self.result['revision']}), but its rollback hook failed: {self.rollback_hook_failure}"
+            )
         return self._finish()
+
+    # --- hooks --------------------------------------------------------------------------
+
+    def _hook_plan(self, live: JSONDict, target: JSONDict, current: int, planned: int) -> List[HookStep]:
+        """The hooks this undo runs: the strategy recorded with each revision (STRATEGY_ANNOTATION).
+
+        The revision left behind runs its ``rollback`` hook (like a failed rollout's), from its
+        template; the revision gone back to runs its ``pre`` and ``post`` hooks, from its own
+        template, as when it was rolled out. A ``mid`` hook has no moment here: the Deployment
+        controller rolls the undo out alone.
+        """
+        if not self.request.hooks:
+            return []
+        try:
+            leaving, going = recorded_strategy(live), recorded_strategy(target)
+        except StrategyError as exc:
+            raise self._fail(f"{exc}; give hooks: false to roll back without lifecycle hooks") from None
+        metadata = {
+            "name": self.request.name,
+            "namespace": self.request.namespace,
+            "uid": live["metadata"]["uid"],
+        }
+        steps: List[HookStep] = []
+        for strategy, phases, template, number in (
+            (leaving, ("rollback",), live["spec"]["template"], current),
+            (going, ("pre", "post"), template_without_hash(target["spec"]["template"]), planned),
+        ):
+            if strategy is None:
+                continue
+            source = {"kind": DEPLOYMENT, "metadata": metadata, "spec": {"template": template}}
+            for phase in phases:
+                hook = strategy.hooks.get(phase)
+                if hook is None or hook.exec_new_pod is None:
+                    continue
+                try:
+                    validate_hook_against_template(
+                        hook, template, f"{phase} hook recorded with revision {number}"
+                    )
+                except StrategyError as exc:
+                    raise self._fail(
+                        f"{exc}; give hooks: false to roll back without lifecycle hooks"
+                    ) from None
+                steps.append(HookStep(phase, hook, hook_job(source, hook, phase, number or 1, strategy)))
+        if going is not None and "mid" in going.hooks:
+            self.warnings.append(
+                f"the mid hook recorded with revision {revision(target)} was not run: the Deployment "
+                "controller rolls the undo out alone, with no moment of the module's between old and new pods"
+            )
+        if steps and not self.request.wait:
+            self.warnings.append("lifecycle hooks need wait=true: they were not run")
+            return []
+        return steps
+
+    def _run_hooks(self, plan: List[HookStep], phases: Tuple[str, ...]) -> None:
+        """Run the planned hooks of ``phases``; StepFailed when one aborts (the rollback hook's
+        failure is kept for the end: the undo goes on, capacity first)."""
+        runner = HookRunner(self.client, self.timeline)
+        for step in plan:
+            if step.phase not in phases:
+                continue
+            try:
+                run_hook_step(
+                    runner,
+                    step.job,
+                    step.hook,
+                    step.phase,
+                    self._time_left,
+                    self.result["hooks"],
+                    self.warnings,
+                )
+            except StepFailed as failed:
+                if step.phase != "rollback":
+                    raise
+                self.rollback_hook_failure = failed.failure.message
 
     def _roll_back(self, target: JSONDict) -> JSONDict:
         """One attempt: re-read, re-check, send kubectl's patch guarded by the read's resourceVersion."""

@@ -245,6 +245,7 @@ UNDO_ARG_SPEC = {
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int"},
     "timeout_seconds": {"type": "int", "default": DEFAULT_TIMEOUT_SECONDS},
+    "hooks": {"type": "bool", "default": True},
 }
 
 

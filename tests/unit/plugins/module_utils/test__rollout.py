@@ -44,7 +44,11 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
     without_noise,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._status import ProgressTracker
-from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import parse_strategy
+from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import (
+    STRATEGY_ANNOTATION,
+    parse_strategy,
+    strategy_annotation,
+)
 
 # Objects are built the way the API server returns them: every object has metadata.uid,
 # ReplicaSets point at their Deployment and pods at their ReplicaSet through a controller
@@ -711,7 +715,10 @@ def test_apply_body_adds_change_cause_without_changing_the_request():
     request = build_request(params(definition=definition(), change_cause="web 1"))
     before = copy.deepcopy(request.body)
     body = apply_body(request)
-    assert body["metadata"]["annotations"] == {CHANGE_CAUSE_ANNOTATION: "web 1"}
+    assert body["metadata"]["annotations"] == {
+        CHANGE_CAUSE_ANNOTATION: "web 1",
+        STRATEGY_ANNOTATION: strategy_annotation(ROLLING),
+    }
     assert body["spec"]["replicas"] == 3
     assert request.body == before
 
@@ -734,7 +741,40 @@ def test_apply_body_change_cause_with_empty_annotations(annotations):
     given = definition()
     given["metadata"]["annotations"] = annotations
     request = build_request(params(definition=given, change_cause="web 1"))
-    assert apply_body(request)["metadata"]["annotations"] == {CHANGE_CAUSE_ANNOTATION: "web 1"}
+    assert apply_body(request)["metadata"]["annotations"][CHANGE_CAUSE_ANNOTATION] == "web 1"
+
+
+def live_with_recorded(value):
+    live = deployment()
+    live["metadata"]["annotations"][STRATEGY_ANNOTATION] = value
+    return live
+
+
+@pytest.mark.parametrize(
+    ("strategy", "live", "recorded"),
+    [
+        # The task's strategy (or the definition's spec.strategy) is recorded, whatever was there.
+        ({"type": "Recreate"}, live_with_recorded("{}"), strategy_annotation(RECREATE)),
+        ({"type": "Recreate"}, None, strategy_annotation(RECREATE)),
+        # No strategy anywhere: the Deployment keeps its own, recorded hooks included.
+        (None, live_with_recorded('{"type":"Recreate"}'), '{"type":"Recreate"}'),
+        (None, deployment(), None),
+        (None, None, None),
+    ],
+)
+def test_apply_body_records_the_strategy(strategy, live, recorded):
+    given = definition()
+    del given["spec"]["strategy"]
+    request = build_request(params(definition=given, strategy=strategy))
+    annotations = apply_body(request, live=live)["metadata"]["annotations"]
+    assert annotations.get(STRATEGY_ANNOTATION) == recorded
+
+
+def test_name_mode_patch_records_the_strategy():
+    request = name_request(images={"app": V2}, strategy={"type": "Recreate"})
+    patch = name_mode_patch(request, definition())
+    assert patch["metadata"] == {"annotations": {STRATEGY_ANNOTATION: strategy_annotation(RECREATE)}}
+    assert "annotations" not in name_mode_patch(name_request(images={"app": V2}), definition())["metadata"]
 
 
 def test_apply_body_needs_a_definition():

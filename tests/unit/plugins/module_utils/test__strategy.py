@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import (
+    STRATEGY_ANNOTATION,
     CustomParams,
     ExecNewPod,
     Hook,
@@ -14,6 +15,8 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import (
     StrategyError,
     hook_points,
     parse_strategy,
+    recorded_strategy,
+    strategy_annotation,
     strategy_to_dict,
     validate_hook_against_template,
 )
@@ -815,3 +818,90 @@ def test_validate_hook_against_template_errors(hook, template, message):
 def test_validate_hook_names_the_hook():
     with pytest.raises(StrategyError, match=r"^pre hook: container 'db'"):
         validate_hook_against_template(_hook("db"), TEMPLATE, name="pre hook")
+
+
+# --- the strategy recorded on a Deployment ----------------------------------------------
+
+SECRET_ENV = [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        {
+            "type": "Recreate",
+            "recreateParams": {
+                "timeoutSeconds": 60,
+                "mid": {"execNewPod": {"containerName": "app", "command": ["/bin/true"]}},
+            },
+        },
+        {
+            "type": "Rolling",
+            "rollingParams": {
+                "maxSurge": 1,
+                "maxUnavailable": 0,
+                "pre": {
+                    "failurePolicy": "Retry",
+                    "execNewPod": {"containerName": "app", "command": ["m"], "env": SECRET_ENV},
+                },
+                "post": {
+                    "failurePolicy": "Ignore",
+                    "execNewPod": {"containerName": "app", "command": ["s"], "volumes": ["data"]},
+                },
+                "rollback": {"execNewPod": {"containerName": "app", "command": ["down"]}},
+            },
+            "labels": {"team": "shop"},
+            "activeDeadlineSeconds": 900,
+        },
+        {
+            "type": "Custom",
+            "customParams": {"image": "deployer:1", "environment": [{"name": "A", "value": "1"}]},
+        },
+    ],
+)
+def test_recorded_strategy_round_trip(raw):
+    strategy = parse_strategy(raw)
+    value = strategy_annotation(strategy)
+    assert recorded_strategy({"metadata": {"annotations": {STRATEGY_ANNOTATION: value}}}) == strategy
+    assert "\n" not in value and ": " not in value  # compact, one line in kubectl get -o yaml
+
+
+def test_recorded_strategy_keeps_secrets_as_references():
+    raw = {
+        "rollingParams": {
+            "pre": {"execNewPod": {"containerName": "app", "command": ["m"], "env": SECRET_ENV}}
+        }
+    }
+    value = strategy_annotation(parse_strategy(raw))
+    assert '"secretKeyRef":{"key":"password","name":"db"}' in value
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {},
+        {"metadata": {}},
+        {"metadata": {"annotations": None}},
+        {"metadata": {"annotations": {STRATEGY_ANNOTATION: ""}}},
+    ],
+)
+def test_no_recorded_strategy(obj):
+    assert recorded_strategy(obj) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{not json", "the openrollout.k8s/strategy annotation is not JSON"),
+        (
+            '{"type": "Blue"}',
+            "the openrollout.k8s/strategy annotation is not a strategy: strategy.type 'Blue' is not a strategy "
+            "type; use one of Rolling, Recreate, Custom",
+        ),
+    ],
+)
+def test_recorded_strategy_errors(value, message):
+    with pytest.raises(StrategyError) as exc:
+        recorded_strategy({"metadata": {"annotations": {STRATEGY_ANNOTATION: value}}})
+    assert str(exc.value) == message
