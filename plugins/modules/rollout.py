@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: rollout
-short_description: Roll out a Deployment with DeploymentConfig's Rolling and Recreate strategies
+short_description: Roll out a Deployment with DeploymentConfig's strategies, or a StatefulSet or DaemonSet by its own
 version_added: 0.1.0
 description:
   - Applies a Deployment and drives its rollout to the end, with the semantics of OpenShift's
@@ -29,6 +29,12 @@ description:
     replica count, the way C(kubectl rollout undo) does it, and the module waits until it is
     available again. The task fails with a message naming the cause and the pods concerned.
   - A replicas-only change is a scale. It creates no revision.
+  - B(StatefulSets and DaemonSets) (O(kind), or the definition's C(kind)) roll out by their native
+    C(spec.updateStrategy), driven by their own controller. The module writes once and waits with
+    kubectl's done-test for the kind (a StatefulSet's C(partition) honoured, for a staged rollout).
+    Pre and post hooks, fail-fast and the automatic rollback to the previous ControllerRevision
+    (with M(openrollout.k8s.rollout_undo)'s code) work as for a Deployment. See
+    C(docs/rollout.md#statefulsets-and-daemonsets).
   - Conflicting writes (HTTP 409) are retried from a fresh read. Every write is guarded by the
     resourceVersion it was computed from.
 author:
@@ -55,6 +61,8 @@ options:
   definition:
     description:
       - The Deployment (C(apiVersion apps/v1), C(kind Deployment)), as a dictionary or as YAML text.
+        A StatefulSet or DaemonSet (C(apps/v1)) is taken too; its C(spec.updateStrategy) is applied
+        as it is, with the fields O(strategy) and O(partition) set on top.
       - It is applied with server-side apply (field manager C(openrollout.k8s)). Fields this
         module applied before and that the definition no longer has are removed.
       - The definition's C(spec.strategy) gives the strategy when O(strategy) is not set.
@@ -74,13 +82,22 @@ options:
   name:
     description:
       - Name of an existing Deployment to change with O(images), O(replicas), O(strategy) or
-        O(change_cause), without giving its whole definition.
+        O(change_cause), without giving its whole definition. With O(kind), of a StatefulSet or
+        DaemonSet (and O(partition) too).
       - With O(definition), if given, it must match C(metadata.name).
     type: str
   namespace:
     description:
       - Namespace of the Deployment. Defaults to the definition's C(metadata.namespace), else C(default).
     type: str
+  kind:
+    description:
+      - The kind of workload. By default the definition's C(kind), else V(Deployment).
+      - V(StatefulSet) and V(DaemonSet) roll out by their own C(spec.updateStrategy); see O(strategy),
+        O(partition) and C(docs/rollout.md#statefulsets-and-daemonsets). O(stop_before) is for
+        Deployments only, and a DaemonSet has no O(replicas).
+    type: str
+    choices: [Deployment, StatefulSet, DaemonSet]
   images:
     description:
       - New images by container name, for example C(app) to C(registry.example/app:v2). Init
@@ -89,6 +106,15 @@ options:
   replicas:
     description:
       - The number of replicas. A change of replicas alone is a scale, not a new revision.
+    type: int
+  partition:
+    description:
+      - StatefulSets only. C(spec.updateStrategy.rollingUpdate.partition). Only the pods whose
+        ordinal is at least the partition take the new template, highest first, and the task waits
+        for them (and for every replica to be ready).
+      - A staged rollout is two tasks. The first brings the new template with a partition (the
+        result has C(staged=true)). A later one lowers it (V(0) for every pod). No new revision, and
+        the post hook runs then, once every pod runs the new revision.
     type: int
   strategy:
     description:
@@ -138,6 +164,17 @@ options:
       - The Deployment's C(spec.strategy) is set to match (RollingUpdate with the same maxSurge and
         maxUnavailable, or Recreate), so the controller follows the same strategy when the module
         is not running, for example on C(kubectl rollout undo).
+      - The strategy is recorded on the Deployment, hooks included, in the C(openrollout.k8s/strategy)
+        annotation (JSON). The controller copies it to the ReplicaSet of each new revision, so
+        M(openrollout.k8s.rollout_undo) runs the hooks of the revision it goes back to. Env from
+        Secrets stays a reference there too. Without a strategy anywhere, the recorded one is kept.
+      - For a StatefulSet or DaemonSet, V(Rolling) sets C(updateStrategy.type=RollingUpdate) and
+        V(OnDelete) sets C(OnDelete); without C(type), the workload's own type is kept.
+        C(rollingParams.maxUnavailable) and (DaemonSet) C(maxSurge) are written as given; C(maxSurge)
+        alone also writes C(maxUnavailable=0), which a DaemonSet requires. No other default is written.
+        Recreate, Custom, C(mid) hooks and a StatefulSet's C(maxSurge) are errors that say why. With
+        OnDelete the task waits only until the controller has seen the change, and a C(post) hook is
+        an error.
     type: dict
   change_cause:
     description:
@@ -174,6 +211,7 @@ options:
       - The next phase is recorded in the Deployment's C(openrollout.k8s/rollout) annotation, which
         the module removes when the rollout ends. A run that was killed goes on the same way.
       - Running the same task again with the same O(stop_before) changes nothing.
+      - Deployments only.
     type: str
     choices: [mid, post]
 notes:
@@ -246,6 +284,41 @@ EXAMPLES = r"""
     namespace: shop
     replicas: 6
 
+- name: A StatefulSet, staged - the new image reaches only db-2 (of 3), with a migration first
+  openrollout.k8s.rollout:
+    kind: StatefulSet
+    name: db
+    namespace: shop
+    images:
+      app: registry.example/db:16.2
+    partition: 2
+    strategy:
+      rollingParams:
+        timeoutSeconds: 300
+        pre:
+          execNewPod: {containerName: app, command: [/usr/local/bin/migrate]}
+
+- name: Later, the other ordinals (no new revision)
+  openrollout.k8s.rollout:
+    kind: StatefulSet
+    name: db
+    namespace: shop
+    images:
+      app: registry.example/db:16.2
+    partition: 0
+
+- name: A DaemonSet, each node's new pod ready before its old one goes
+  openrollout.k8s.rollout:
+    kind: DaemonSet
+    name: log-agent
+    namespace: monitoring
+    images:
+      agent: registry.example/agent:3.1
+    strategy:
+      type: Rolling
+      rollingParams:
+        maxSurge: 1
+
 - name: Show what would happen
   openrollout.k8s.rollout:
     name: web
@@ -299,10 +372,34 @@ rolled_back:
   sample: false
 deployment:
   description: The Deployment at the end, without C(managedFields). In check mode, as it would be.
-  returned: always
+  returned: for a Deployment
   type: dict
+workload:
+  description: The StatefulSet or DaemonSet at the end, without C(managedFields). In check mode, as it would be.
+  returned: for a StatefulSet or DaemonSet
+  type: dict
+kind:
+  description: The kind rolled out.
+  returned: for a StatefulSet or DaemonSet
+  type: str
+  sample: StatefulSet
+update_strategy:
+  description: The StatefulSet's or DaemonSet's C(spec.updateStrategy) at the end (in check mode, as it would be).
+  returned: for a StatefulSet or DaemonSet
+  type: dict
+  sample: {type: RollingUpdate, rollingUpdate: {partition: 2}}
+staged:
+  description:
+    - A partition still keeps some of the StatefulSet's pods at an older revision. A later task
+      with a lower O(partition) goes on; the post hook waits for it.
+  returned: for a StatefulSet or DaemonSet
+  type: bool
+  sample: true
 strategy:
-  description: The strategy used, in snake_case, with defaults filled in.
+  description:
+    - The strategy used, in snake_case, with defaults filled in.
+    - For a StatefulSet or DaemonSet, C(type) is the native updateStrategy type, with
+      C(timeout_seconds), C(hooks), C(labels), C(annotations) and C(active_deadline_seconds).
   returned: always
   type: dict
   sample:
@@ -314,6 +411,9 @@ steps:
     - The planned (new, old) replica counts, from the controller's own fencepost arithmetic
       (ResolveFenceposts, NewRSNewReplicas) with canary-first. The real rollout takes these steps
       or smaller ones.
+    - For a StatefulSet's new template, the pods in the order its controller replaces them
+      (C(pod), C(ordinal)), highest ordinal first, down to the partition. Otherwise empty for a
+      StatefulSet or DaemonSet.
   returned: always
   type: list
   elements: dict
@@ -329,6 +429,10 @@ timeline:
     - C(applied), C(replicas) (new and old ReplicaSets' replicas, ready and available, at each
       change), C(canary_available), C(old_scaled_down), C(scaled), C(new_validated), C(complete),
       C(failed), C(rollback_started), C(rolled_back), C(hook_started), C(hook_finished), C(hook_skipped).
+    - For a StatefulSet or DaemonSet, C(replicas) has the desired, updated, ready and available pods;
+      there are also C(observed) (OnDelete), C(staged) (a partition holds pods back),
+      C(rollback_applied), C(unready_pods_deleted) (the forced rollback of a StatefulSet) and
+      C(rollback_complete).
   returned: always
   type: list
   elements: dict
