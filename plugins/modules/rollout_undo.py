@@ -40,6 +40,13 @@ description:
     for, with a warning. Its pods take the template only when they are deleted.
   - The write is guarded by the resourceVersion it was computed from. A concurrent change
     makes the module read again and recompute.
+  - For a Deployment, the lifecycle hooks recorded with the revisions run (O(hooks)).
+    M(openrollout.k8s.rollout) records its strategy in the Deployment's C(openrollout.k8s/strategy)
+    annotation, which the controller copies to each revision's ReplicaSet and kubectl's undo copies
+    back. The revision left behind runs its C(rollback) hook, from its own template, before anything
+    changes. The revision gone back to runs its C(pre) hook before the patch and its C(post) hook
+    once the rollback is complete, from its own template, as when it was rolled out. A C(mid) hook
+    is not run (the controller rolls the undo out alone), with a warning.
 author:
   - openrollout.k8s contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -110,9 +117,23 @@ options:
         pods) before the task fails with reason C(Timeout). This is OpenShift's C(timeoutSeconds).
     type: int
     default: 600
+  hooks:
+    description:
+      - Run the lifecycle hooks recorded with the revisions, for a Deployment. The revision rolled
+        back to runs the C(pre) and C(post) hooks of the strategy it was rolled out with; the
+        revision left behind runs its C(rollback) hook first. Each runs as a Job, as in
+        M(openrollout.k8s.rollout), named C(<deployment>-<revision>-hook-<phase>).
+      - A revision without a recorded strategy (made with C(kubectl), for example) runs no hook.
+      - A failing C(pre) hook with Abort leaves the Deployment as it was. A failing C(post) hook
+        fails the task after the rollback is complete. A failing C(rollback) hook does not stop
+        the rollback; the task fails at the end and says so.
+      - When V(false), no hook runs. Hooks also need O(wait=true).
+    type: bool
+    default: true
 notes:
   - A failed wait does not roll anything further back. The message says how far the rollback got.
-  - Lifecycle hooks of the Deployment's strategy are not run by this version of the module.
+  - Lifecycle hooks are run for Deployments only. StatefulSets and DaemonSets have no recorded
+    strategy.
   - For StatefulSets and DaemonSets, the module needs permission to read and patch
     ControllerRevisions too.
 seealso:
@@ -136,6 +157,13 @@ EXAMPLES = r"""
     namespace: shop
     to_revision: 3
     wait_timeout: 300
+
+- name: Back to revision 3, without the hooks recorded with the revisions
+  openrollout.k8s.rollout_undo:
+    name: web
+    namespace: shop
+    to_revision: 3
+    hooks: false
 
 - name: A StatefulSet back to its previous revision
   openrollout.k8s.rollout_undo:
@@ -199,13 +227,24 @@ timeline:
     - Timestamped events. C(applied) (with C(to_revision), C(revision) and C(images)), C(replicas)
       (for a Deployment the new and old ReplicaSets' replicas, ready and available; for a StatefulSet
       or DaemonSet the desired, updated, ready and available pods; at each change), C(complete),
-      C(unchanged) and C(failed).
+      C(unchanged) and C(failed); C(hook_started), C(hook_finished) and C(hook_skipped) around hooks.
   returned: always
   type: list
   elements: dict
   sample:
     - {time: "2026-11-23T10:00:00.120+00:00", event: applied, to_revision: 2, revision: 5, images: {app: "web:2"}}
     - {time: "2026-11-23T10:00:04.002+00:00", event: complete}
+hooks:
+  description:
+    - The lifecycle hooks run, in order (see O(hooks)). In check mode, the hooks that would run (C(planned)).
+    - Each hook has C(phase), C(job), C(failure_policy), C(attempts), C(succeeded), C(skipped), C(exit_code),
+      C(reason) and C(log_tail), as in M(openrollout.k8s.rollout).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {phase: pre, job: web-5-hook-pre, failure_policy: Abort, attempts: 1, succeeded: true,
+       skipped: false, exit_code: 0, reason: Completed, log_tail: []}
 failure:
   description: Why the wait failed. C(reason) is for example C(CrashLoopBackOff), C(ProgressDeadlineExceeded) or C(Timeout).
   returned: when the wait fails
