@@ -133,7 +133,13 @@ def create_api_client(auth: Mapping[str, Any]) -> Any:
             if path and not os.path.exists(path):
                 raise ClientConfigError(f"kubeconfig {kubeconfig} does not exist")
             if path is None and not _default_kubeconfig_exists():
-                k8s_config.load_incluster_config(client_configuration=configuration)
+                try:
+                    k8s_config.load_incluster_config(client_configuration=configuration)
+                except ConfigException:
+                    raise ClientConfigError(
+                        "no Kubernetes API server: no kubeconfig (KUBECONFIG, ~/.kube/config), not in a "
+                        "pod, and no host given; give kubeconfig, or host and credentials"
+                    ) from None
             else:
                 k8s_config.load_kube_config(
                     config_file=path, context=auth.get("context"), client_configuration=configuration
@@ -223,8 +229,30 @@ def api_error_message(
             needed = forbidden_message(str(message or exc.body or ""), method, path, query)
             if needed:
                 return needed
+        if exc.status == 401:
+            # The server says no more than "Unauthorized", whatever the cause.
+            return (
+                "401 Unauthorized: the API server did not accept the credentials "
+                "(a wrong, expired or revoked token, client certificate or password)"
+            )
         return f"{exc.status} {exc.reason}: {message or exc.body or ''}".strip()
     return f"{type(exc).__name__}: {exc}"
+
+
+def connection_error_message(exc: BaseException) -> str:
+    """A failed connection in one line: TLS verification apart (it is not the network), and
+    urllib3's "Max retries exceeded with url ..." wrapping reduced to its cause."""
+    reason = getattr(exc, "reason", None) or exc
+    if HAS_KUBERNETES and isinstance(reason, urllib3.exceptions.SSLError):
+        return (
+            f"TLS with the API server failed: {reason} (verify the server with ca_cert, the cluster's "
+            "CA; validate_certs: false turns verification off)"
+        )
+    pool = getattr(exc, "pool", None)
+    where = f" at {pool.scheme}://{pool.host}:{pool.port}" if pool is not None else ""
+    if isinstance(reason, urllib3.exceptions.NewConnectionError) and ": " in str(reason):
+        reason = str(reason).split(": ", 1)[1]  # drop the HTTPSConnection(...) repr
+    return f"cannot reach the API server{where}: {reason}"
 
 
 # The authorizer's words (k8s.io/apiserver/pkg/endpoints/handlers/responsewriters.ForbiddenStatus):
@@ -474,7 +502,7 @@ class KubeClient:
                     raise ClientError(f"{what}: {error}", exc.status) from None
                 status: Optional[int] = exc.status
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                error = f"cannot reach the API server: {exc}"
+                error = connection_error_message(exc)
                 if not self.reached:
                     raise ClientError(f"{what}: {error}") from None
                 status = None

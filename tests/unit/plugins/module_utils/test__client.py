@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import urllib3
 
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     APPLY_PATCH,
@@ -17,6 +18,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     ClientConfigError,
     ClientError,
     KubeClient,
+    connection_error_message,
     create_api_client,
     forbidden_message,
     required_permission,
@@ -339,3 +341,38 @@ def test_a_refusal_is_never_retried():
     with pytest.raises(ClientError, match=r"422 Reason: spec\.replicas: Invalid value: -1$"):
         client.patch("scaling web", DEPLOYMENTS, "shop", "web", {}, APPLY_PATCH)
     assert api.calls == 2
+
+
+def test_a_401_says_what_may_be_wrong_with_the_credentials():
+    client, _, _ = _scripted_client(_Response(401, b'{"message": "Unauthorized"}'))
+    with pytest.raises(ClientError) as caught:
+        client.get("reading web", DEPLOYMENTS, "shop", "web")
+    assert str(caught.value) == (
+        "reading web: 401 Unauthorized: the API server did not accept the credentials"
+        " (a wrong, expired or revoked token, client certificate or password)"
+    )
+    assert caught.value.status == 401
+
+
+def test_connection_errors_in_one_line():
+    pool = urllib3.HTTPSConnectionPool("127.0.0.1", 1)
+    refused = urllib3.exceptions.NewConnectionError(pool, "Failed to establish a new connection: refused")
+    assert connection_error_message(urllib3.exceptions.MaxRetryError(pool, "/api", refused)) == (
+        "cannot reach the API server at https://127.0.0.1:1: Failed to establish a new connection: refused"
+    )
+    untrusted = urllib3.exceptions.SSLError(
+        "certificate verify failed: unable to get local issuer certificate"
+    )
+    assert connection_error_message(urllib3.exceptions.MaxRetryError(pool, "/api", untrusted)) == (
+        "TLS with the API server failed: certificate verify failed: unable to get local issuer certificate"
+        " (verify the server with ca_cert, the cluster's CA; validate_certs: false turns verification off)"
+    )
+
+
+def test_no_server_at_all_says_what_to_give(monkeypatch, tmp_path):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(
+        ClientConfigError, match=r"^no Kubernetes API server: no kubeconfig .*give kubeconfig, or host"
+    ):
+        create_api_client(resolve_auth({}, {}))
