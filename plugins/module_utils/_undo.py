@@ -606,13 +606,18 @@ class ControllerRevisionUndo(Undo):
                 or pod_ready(pod)
             ):
                 continue
-            self.client.delete(
-                f"deleting pod {request.namespace}/{metadata['name']} of a failed revision",
-                PODS,
-                request.namespace,
-                metadata["name"],
-                body={"preconditions": {"uid": metadata["uid"]}},
-            )
+            try:
+                self.client.delete(
+                    f"deleting pod {request.namespace}/{metadata['name']} of a failed revision",
+                    PODS,
+                    request.namespace,
+                    metadata["name"],
+                    body={"preconditions": {"uid": metadata["uid"]}},
+                )
+            except ClientError as exc:
+                if exc.status != 409:  # 409: the uid differs, the controller replaced it already
+                    raise
+                continue
             replaced.append(metadata["name"])
         if replaced:
             self.timeline.event("unready_pods_deleted", pods=sorted(replaced))
