@@ -71,7 +71,7 @@ options:
         the pod template whose image and settings the hook pod takes; C(command), a list of strings;
         C(env), a list of C({name, value}) or C({name, valueFrom}) entries, which win over the
         container's; C(volumes), names of pod template volumes that the hook pod gets, with the
-        container's mounts of them; and C(automountServiceAccountToken) (default V(false)): the hook
+        container's mounts of them; and C(automountServiceAccountToken) (default V(false)); the hook
         pod mounts a service account token only when it is V(true).
       - C(tagImages) hooks are refused, because there are no image streams on Kubernetes.
     type: dict

@@ -32,6 +32,11 @@ attributes:
   diff_mode:
     support: N/A
     description: Nothing changes, so there is no diff.
+  idempotent:
+    support: full
+    description: When run twice in a row with the same arguments, neither run indicates a change.
+    details:
+      - The module only reads, so it never reports a change.
 options:
   kind:
     description:
@@ -248,10 +253,44 @@ rollouts:
     revision_detail:
       description:
         - The revision asked for with O(revision).
-        - It has the keys of a RV(rollouts[].history) entry, plus these.
+        - It has the keys of a RV(rollouts[].history) entry, plus the pod template and the annotations.
       returned: when O(revision) is given
       type: dict
       contains:
+        revision:
+          description: The revision number.
+          type: int
+          sample: 2
+        name:
+          description: The name of the ReplicaSet (Deployment) or ControllerRevision (StatefulSet, DaemonSet).
+          type: str
+          sample: web-5d8f7c9b4
+        change_cause:
+          description: The C(kubernetes.io/change-cause) annotation, V(null) when there is none.
+          type: str
+          sample: image 1.25
+        images:
+          description: The image of each container and init container, by container name.
+          type: dict
+          sample: {app: registry.example/web:1.25}
+        created:
+          description: When the ReplicaSet or ControllerRevision was created.
+          type: str
+          sample: '2026-11-23T15:24:08Z'
+        replicas:
+          description:
+            - For a ReplicaSet, its desired replicas.
+            - For a ControllerRevision, the number of the workload's pods at that revision.
+          type: int
+        ready_replicas:
+          description: Ready pods of that revision.
+          type: int
+        available_replicas:
+          description: Available pods of that revision.
+          type: int
+        current:
+          description: Whether this is the revision of the workload's current template.
+          type: bool
         template:
           description:
             - The workload's pod template at that revision. A ReplicaSet's template is returned without the
