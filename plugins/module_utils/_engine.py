@@ -121,6 +121,7 @@ class RolloutEngine:
         self.rollback_replicas: Optional[int] = None
         self.rollback_strategy: Optional[JSONDict] = None
         self.what = f"Deployment {request.namespace}/{request.name}"
+        self.deployer_rbac_ready = False
 
     # --- reading ------------------------------------------------------------------------
 
@@ -406,6 +407,8 @@ class RolloutEngine:
     def _phase_apply(self, strategy: Strategy) -> None:
         creating = self.plan["creating"]
         if strategy.type == STRATEGY_CUSTOM:
+            # The deployer's RBAC first: refused (403), the task fails before anything is written.
+            self._ensure_deployer_rbac()
             # Paused with the new template: the controller makes no pod until the deployer is done.
             if creating:
                 self._apply(replicas=0)
@@ -458,6 +461,8 @@ class RolloutEngine:
 
     def _ensure_deployer_rbac(self) -> None:
         """The deployer's ServiceAccount, Role and RoleBinding (namespace-scoped), created once."""
+        if self.deployer_rbac_ready:
+            return
         resources = {resource.kind: resource for resource in (SERVICE_ACCOUNTS, ROLES, ROLE_BINDINGS)}
         for obj in deployer_rbac(self.request.namespace, self.request.name):
             try:
@@ -470,6 +475,7 @@ class RolloutEngine:
             except ClientError as exc:
                 if exc.status != 409:  # already there from an earlier rollout
                     raise
+        self.deployer_rbac_ready = True
 
     def _phase_canary(self, strategy: Strategy) -> None:
         """Canary-first: no old pod went while maxUnavailable was 0; one new pod is available now."""
