@@ -35,3 +35,37 @@ def argument_spec(*specs: ArgSpec) -> ArgSpec:
                 raise ValueError(f"option {name} is defined twice")
             merged[name] = copy.deepcopy(option)
     return merged
+
+
+# Keys of a kubeconfig's user entry (and of its auth-provider config) that hold credentials.
+_KUBECONFIG_SECRET_KEYS = (
+    "token",
+    "password",
+    "client-key-data",
+    "id-token",
+    "refresh-token",
+    "client-secret",
+)
+
+
+def secret_values(params: Dict[str, Any]) -> set[str]:
+    """Credentials inside the options that Ansible does not know to hide: those of a kubeconfig
+    given as a dictionary (its users' tokens, passwords, client keys). A module adds them to
+    AnsibleModule.no_log_values, so that the invocation shown at -vvv and every result mask them,
+    as they mask api_key and password (no_log options)."""
+    kubeconfig = params.get("kubeconfig")
+    found: set[str] = set()
+    if not isinstance(kubeconfig, dict):
+        return found
+    for entry in kubeconfig.get("users") or []:
+        user = entry.get("user") if isinstance(entry, dict) else None
+        if not isinstance(user, dict):
+            continue
+        provider = user.get("auth-provider")
+        config = provider.get("config") if isinstance(provider, dict) else None
+        for source in (user, config if isinstance(config, dict) else {}):
+            for key in _KUBECONFIG_SECRET_KEYS:
+                value = source.get(key)
+                if isinstance(value, str) and value:
+                    found.add(value)
+    return found

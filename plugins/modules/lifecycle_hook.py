@@ -247,6 +247,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     AUTH_ARG_SPEC,
     ArgSpec,
     argument_spec,
+    secret_values,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     DEPLOYMENTS,
@@ -497,6 +498,7 @@ def main() -> None:
         argument_spec=argument_spec(AUTH_ARG_SPEC, LIFECYCLE_HOOK_ARG_SPEC),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secret_values(module.params))
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     params = copy.deepcopy(module.params)

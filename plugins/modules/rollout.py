@@ -477,7 +477,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import AUTH_ARG_SPEC, argument_spec
+from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
+    AUTH_ARG_SPEC,
+    argument_spec,
+    secret_values,
+)
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
@@ -547,6 +551,7 @@ def main():
         required_one_of=[("definition", "src", "name")],
         supports_check_mode=True,
     )
+    module.no_log_values.update(secret_values(module.params))
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     if not HAS_YAML:

@@ -311,6 +311,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     AUTH_ARG_SPEC,
     argument_spec,
+    secret_values,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     CONTROLLER_REVISIONS,
@@ -396,6 +397,7 @@ def main() -> None:
         required_by={"revision": "name"},
         supports_check_mode=True,
     )
+    module.no_log_values.update(secret_values(module.params))
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     revision = module.params["revision"]
