@@ -43,8 +43,19 @@ class Run:
     returncode: int
 
 
-def run_tasks(tasks: list[Task], *, verbosity: int = 0, check: bool = False, timeout: float = 900) -> Run:
-    """Run ``tasks`` in one play on localhost; every result comes back, failed or not."""
+def run_tasks(
+    tasks: list[Task],
+    *,
+    verbosity: int = 0,
+    check: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> Run:
+    """Run ``tasks`` in one play on localhost; every result comes back, failed or not.
+
+    ``env``: variables for the ansible-playbook process (and so for the modules), such as an
+    AWX credential injects; unlike a task's ``environment``, Ansible does not print them.
+    """
     with tempfile.TemporaryDirectory(prefix="openrollout-tasks-") as tmp:
         result_file = Path(tmp) / "results.json"
         plays_tasks: list[dict[str, Any]] = []
@@ -79,9 +90,9 @@ def run_tasks(tasks: list[Task], *, verbosity: int = 0, check: bool = False, tim
             command.append("-" + "v" * verbosity)
         if check:
             command.append("--check")
-        env = {key: value for key, value in os.environ.items() if not key.startswith("K8S_AUTH_")}
-        env.pop("KUBECONFIG", None)
-        env.update(
+        environ = {key: value for key, value in os.environ.items() if not key.startswith("K8S_AUTH_")}
+        environ.pop("KUBECONFIG", None)
+        environ.update(
             {
                 "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / "build"),
                 "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
@@ -90,10 +101,11 @@ def run_tasks(tasks: list[Task], *, verbosity: int = 0, check: bool = False, tim
                 "ANSIBLE_NOCOLOR": "1",
                 # No ~/.kube/config either: a row that gives no connection must not find one.
                 "HOME": tmp,
+                **(env or {}),
             }
         )
         completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, check=False, env=env
+            command, capture_output=True, text=True, timeout=timeout, check=False, env=environ
         )
         output = completed.stdout + completed.stderr
         try:
