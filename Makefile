@@ -109,6 +109,13 @@ INTEGRATION_WORKERS ?= 2
 test-integration: cluster-up collection-link
 	$(VENV)/bin/pytest $(PYTEST_FLAGS) -n $(INTEGRATION_WORKERS) tests/integration
 
+# Control-plane faults (tests/integration/test_faults.py): kube-apiserver, etcd and kube-controller-manager
+# restarted in the middle of a rollout wait, and a watch made too old by etcd compaction, on a cluster the
+# test starts and stops itself (never the shared one). About 2-3 minutes; skipped in `make test`.
+.PHONY: reliability-faults
+reliability-faults: venv collection-link
+	RELIABILITY_FAULTS=1 $(VENV)/bin/pytest $(PYTEST_FLAGS) tests/integration/test_faults.py
+
 # The cluster is stopped whatever the outcome; the exit status is the tests'.
 test: venv collection-link
 	$(MAKE) --no-print-directory lint
