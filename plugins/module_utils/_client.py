@@ -58,6 +58,9 @@ _FALSE = {"0", "false", "no", "off"}
 
 # Connection errors worth a re-list within the deadline (API server restarting, etc.).
 RETRY_BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0)
+# The most one request of send() may take: an API server that accepts the connection and then
+# hangs (frozen, overloaded) gives a timeout, retried like a dropped connection, not a task stuck forever.
+REQUEST_SECONDS = 60
 # How long send() keeps retrying a request to an API server that answered before (a restart).
 RECONNECT_SECONDS = 60.0
 # One watch request lasts at most this long; the next resumes from the last resourceVersion.
@@ -492,7 +495,7 @@ class KubeClient:
         give_up: Optional[float] = None
         while True:
             try:
-                response = self.request(method, path, query, body, content_type)
+                response = self.request(method, path, query, body, content_type, timeout=REQUEST_SECONDS)
             except ApiException as exc:
                 if exc.status == 404:
                     return None

@@ -376,3 +376,9 @@ def test_no_server_at_all_says_what_to_give(monkeypatch, tmp_path):
         ClientConfigError, match=r"^no Kubernetes API server: no kubeconfig .*give kubeconfig, or host"
     ):
         create_api_client(resolve_auth({}, {}))
+
+
+def test_a_request_cannot_hang_forever():
+    api = _OldApiClient(_Response(200, b"{}"))
+    KubeClient(api).get("reading web", DEPLOYMENTS, "shop", "web")
+    assert api.calls[0][2]["_request_timeout"] == 60
