@@ -255,13 +255,14 @@ def test_a_missing_backend_fails_before_anything_changes(
     assert_ok(run_task("rollout", {"definition": stable(namespace)}), True)
     route(custom_objects, namespace)
 
-    rc, _, output = run_role(
+    rc, result, output = run_role(
         cluster.kubeconfig,
         tmp_path,
         gateway_vars(namespace, canary_canary_backend="web-v2", canary_steps=[50]),
     )
 
     assert rc != 0
+    assert result == {}  # it failed in the checks, before it had anything to report
     assert (
         f"rule 0 of HTTPRoute {namespace}/web has no backend web-v2 (its backends: web, web-canary)"
         in " ".join(output.split())
