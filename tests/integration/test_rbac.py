@@ -167,8 +167,8 @@ def test_each_module_works_with_its_documented_role(grants, server, namespace, k
             ),
         ),
     ]
-    run = run_tasks([t for _, t in steps])
-    names = [name for name, _ in steps]
+    names = [step[0] for step in steps]
+    run = run_tasks([step[1] for step in steps])
     assert not failures(run, names), "\n".join(failures(run, names))
     results = dict(zip(names, run.results))
     assert results["create"]["changed"] and results["create"]["revision"] == 1
@@ -222,7 +222,7 @@ def test_one_verb_less_is_refused_with_the_verb_named(grants, server, namespace,
     )
 
     tasks, accounts = [], []
-    for role, resource, verb, _ in REMOVALS:
+    for role, resource, verb, _needed in REMOVALS:
         account = f"{role.replace('_', '-')}-no-{verb}-{resource}".replace(".", "-")
         accounts.append(account)
         args: dict[str, Any] = {
@@ -253,7 +253,8 @@ def test_one_verb_less_is_refused_with_the_verb_named(grants, server, namespace,
     run = run_tasks(tasks)
 
     problems = []
-    for (role, _, _, needed), account, result in zip(REMOVALS, accounts, run.results):
+    for removal, account, result in zip(REMOVALS, accounts, run.results):
+        role, needed = removal[0], removal[3]
         msg = str(result.get("msg"))
         expected = f"forbidden: needs {needed} in namespace {namespace} (user system:serviceaccount:{namespace}:{account})"
         if not result.get("failed") or expected not in msg:

@@ -310,7 +310,7 @@ def test_a_restarting_server_is_retried_with_back_off():
 
 
 def test_retrying_a_restart_stops_after_reconnect_seconds():
-    client, _, clock = _scripted_client(_OK, _Response(503, b'{"message": "apiserver is shutting down"}'))
+    client, _api, clock = _scripted_client(_OK, _Response(503, b'{"message": "apiserver is shutting down"}'))
     client.get("reading web", DEPLOYMENTS, "shop", "web")
     with pytest.raises(ClientError) as caught:
         client.patch("scaling web", DEPLOYMENTS, "shop", "web", {}, APPLY_PATCH)
@@ -323,7 +323,7 @@ def test_retrying_a_restart_stops_after_reconnect_seconds():
 
 @pytest.mark.parametrize(("method", "retried"), [("GET", True), ("PATCH", False)])
 def test_a_500_is_retried_for_a_read_only(method, retried):
-    client, api, _ = _scripted_client(
+    client, api, _clock = _scripted_client(
         _OK, _Response(500, b'{"message": "etcdserver: request timed out"}'), _OK
     )
     client.get("reading web", DEPLOYMENTS, "shop", "web")
@@ -336,7 +336,9 @@ def test_a_500_is_retried_for_a_read_only(method, retried):
 
 
 def test_a_refusal_is_never_retried():
-    client, api, _ = _scripted_client(_OK, _Response(422, b'{"message": "spec.replicas: Invalid value: -1"}'))
+    client, api, _clock = _scripted_client(
+        _OK, _Response(422, b'{"message": "spec.replicas: Invalid value: -1"}')
+    )
     client.get("reading web", DEPLOYMENTS, "shop", "web")
     with pytest.raises(ClientError, match=r"422 Reason: spec\.replicas: Invalid value: -1$"):
         client.patch("scaling web", DEPLOYMENTS, "shop", "web", {}, APPLY_PATCH)
@@ -344,7 +346,7 @@ def test_a_refusal_is_never_retried():
 
 
 def test_a_401_says_what_may_be_wrong_with_the_credentials():
-    client, _, _ = _scripted_client(_Response(401, b'{"message": "Unauthorized"}'))
+    client = _scripted_client(_Response(401, b'{"message": "Unauthorized"}'))[0]
     with pytest.raises(ClientError) as caught:
         client.get("reading web", DEPLOYMENTS, "shop", "web")
     assert str(caught.value) == (
