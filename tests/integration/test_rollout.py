@@ -367,7 +367,8 @@ def test_removed_fields_are_removed(run_task, namespace, apps_v1):
     [
         (
             {"definition": {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}}},
-            "definition has kind 'Service': this module rolls out kind Deployment (apiVersion apps/v1) or DeploymentConfig (apps.openshift.io/v1)",
+            "definition has kind 'Service': this module rolls out kind Deployment, StatefulSet or DaemonSet "
+            "(apiVersion apps/v1) or DeploymentConfig (apps.openshift.io/v1)",
         ),
         (
             {"definition": "kind: [unclosed"},
