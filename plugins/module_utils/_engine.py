@@ -15,6 +15,7 @@ from __future__ import annotations
 #   Failure:  kubectl's undo to the revision that ran before, at its replica count, waited for.
 import copy
 import json
+import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional
 
@@ -34,8 +35,18 @@ from ._client import (
 )
 from ._hook_runner import HookFailed, HookRunner, run_hook_step
 from ._hooks import custom_job, deployer_rbac, hook_job, hook_job_name, hook_source
+from ._ownership import (
+    REASON_SUPERSEDED,
+    RUN_LABEL,
+    STATE_ANNOTATION,
+    changed_since,
+    claim_refused,
+    runs,
+    superseded,
+)
 from ._revisions import (
     REVISION_ANNOTATION,
+    equal_ignore_hash,
     find_new_replica_set,
     images_of,
     next_revision,
@@ -79,9 +90,9 @@ from ._waiter import DeploymentWaiter, StepFailed, Timeline
 
 JSONDict = Dict[str, Any]
 
-# Where a rollout of several phases records the next one, so that a run that stopped
-# (stop_before, or killed) can go on: JSON, removed when the rollout ends.
-STATE_ANNOTATION = "openrollout.k8s/rollout"
+# STATE_ANNOTATION (_ownership.py): where a rollout of several phases records the next one, so
+# that a run that stopped (stop_before, or killed) can go on: JSON, removed when the rollout ends.
+# It is written together with the new template, so no moment has the one without the other.
 
 
 class RolloutError(Exception):
@@ -102,6 +113,7 @@ class RolloutEngine:
         check_mode: bool = False,
         diff: bool = False,
         wall_clock: Callable[[], float] = time.time,
+        run_id: Optional[str] = None,
     ) -> None:
         self.client = client
         self.request = request
@@ -122,6 +134,17 @@ class RolloutEngine:
         self.rollback_strategy: Optional[JSONDict] = None
         self.what = f"Deployment {request.namespace}/{request.name}"
         self.deployer_rbac_ready = False
+        # Who this run is, in the rollout state it writes; and, once its template is on the
+        # Deployment, that template: another writer's change makes the run stop (_ownership.py).
+        self.run_id = run_id or secrets.token_hex(6)
+        self.taken_over: frozenset[str] = frozenset()  # run ids already on the Deployment at planning
+        self.owning = False
+        self.claimed = False
+        self.template_written = False
+        self.owned_template: Optional[JSONDict] = None
+        self.state_written: Optional[str] = None
+        self.apply_state: Optional[str] = None
+        self.waiter.guard = self._superseded
 
     # --- reading ------------------------------------------------------------------------
 
@@ -138,13 +161,23 @@ class RolloutEngine:
 
     # --- writing ------------------------------------------------------------------------
 
-    def _write(self, live: Optional[JSONDict], dry_run: bool, replicas: Optional[int] = None) -> JSONDict:
-        """Apply the request's spec (see write_object); retried by the caller on 409."""
+    def _write(
+        self,
+        live: Optional[JSONDict],
+        dry_run: bool,
+        replicas: Optional[int] = None,
+        state: Optional[str] = None,
+    ) -> JSONDict:
+        """Apply the request's spec (see write_object); retried by the caller on 409.
+
+        ``state``, the rollout state, is written in the same request as the template.
+        """
         if self.request.body is None and live is None:
             raise RolloutError(
                 f"{self.what} not found; give its definition to create it", self._result(False)
             )
-        return write_object(self.client, DEPLOYMENTS, self.request, live, dry_run, replicas)
+        annotations = {STATE_ANNOTATION: state} if state is not None else None
+        return write_object(self.client, DEPLOYMENTS, self.request, live, dry_run, replicas, annotations)
 
     def _patch(self, patch: Any, content_type: str, what: str) -> JSONDict:
         written = self.client.patch(
@@ -161,7 +194,12 @@ class RolloutEngine:
         return written
 
     def _control(
-        self, spec: JSONDict, what: str, annotations: Optional[JSONDict] = None, guard: bool = True
+        self,
+        spec: JSONDict,
+        what: str,
+        annotations: Optional[JSONDict] = None,
+        guard: bool = True,
+        labels: Optional[JSONDict] = None,
     ) -> JSONDict:
         """Merge-patch control fields (strategy, replicas, state annotation) at a fresh resourceVersion."""
 
@@ -169,11 +207,14 @@ class RolloutEngine:
             live = self._get()
             if live is None:
                 raise ClientError(f"{what}: {self.what} was deleted", 404)
+            self._check_owner(live)
             # Only our own annotation goes unguarded: nobody else writes it, and the controller's
             # status updates would otherwise make every such patch a conflict.
             metadata: JSONDict = {"resourceVersion": live["metadata"]["resourceVersion"]} if guard else {}
             if annotations:
                 metadata["annotations"] = annotations
+            if labels:
+                metadata["labels"] = labels
             patch: JSONDict = {"metadata": metadata}
             if spec:
                 patch["spec"] = spec
@@ -181,8 +222,92 @@ class RolloutEngine:
 
         return self.client.retry_on_conflict(attempt, what)
 
-    def _apply(self, replicas: Optional[int] = None) -> JSONDict:
-        return self.client.retry_on_conflict(lambda: self._write(self._get(), False, replicas), "apply")
+    def _apply(self, replicas: Optional[int] = None, state: Optional[str] = None) -> JSONDict:
+        """Write the new spec, from a fresh read that must still be what this run planned from.
+
+        The template and rollout state of that read are compared with the planning read's: if
+        another writer changed them (another run of a rollout, kubectl), this run writes nothing
+        and stops (_ownership.claim_refused). A 409 from the controller's status updates is
+        retried.
+        """
+
+        def attempt() -> JSONDict:
+            live = self._get()
+            if live is not None and self.before is not None and self.change.template:
+                if self.owning:  # claimed before the pre hook: the claim must still stand
+                    taken = superseded(live, self.run_id, None, self.what, self.taken_over) is not None
+                else:
+                    taken = changed_since(self.before, live)
+                if taken or not equal_ignore_hash(live["spec"]["template"], self.before["spec"]["template"]):
+                    raise StepFailed(claim_refused(live, self.what))
+            return self._write(live, False, replicas, state)
+
+        written = self.client.retry_on_conflict(attempt, "apply")
+        if self.change.template:
+            self.owning = self.template_written = True
+            if self.strategy.type != STRATEGY_CUSTOM:  # a deployer may change the template itself
+                self.owned_template = copy.deepcopy((self.after or {}).get("spec", {}).get("template"))
+        return written
+
+    def _release(self) -> None:
+        """Remove this run's marks (run label, rollout state) when it stops early (pre hook, rollback)."""
+        if not (self.claimed or self.state_written):
+            return
+        live = self._get()
+        if live is None or superseded(live, self.run_id, None, self.what, self.taken_over) is not None:
+            return  # another run's now: its marks stay
+        self._control(
+            {},
+            "clearing the rollout state",
+            annotations={STATE_ANNOTATION: None} if self.state_written else None,
+            labels={RUN_LABEL: None} if self.claimed else None,
+            guard=False,
+        )
+
+    def _superseded(self, deployment: JSONDict) -> Optional[Failure]:
+        """The failure when another writer took the Deployment over from this run; else None."""
+        if not self.owning:
+            return None
+        return superseded(deployment, self.run_id, self.owned_template, self.what, self.taken_over)
+
+    def _check_owner(self, live: JSONDict) -> None:
+        failure = self._superseded(live)
+        if failure is not None:
+            raise StepFailed(failure)
+
+    def _claim(self, live: JSONDict, next_phase: Optional[str] = None) -> None:
+        """Mark the Deployment with this run's id (and the state before ``next_phase``), guarded.
+
+        Guarded by the resourceVersion the run planned from: of two runs that planned from the
+        same Deployment the second gets a 409, reads again, finds the first one's mark (or
+        template), and stops, having written nothing. A 409 from the controller's status
+        updates alone is retried. The run label does not move the Deployment's generation.
+        """
+        seen = live
+        marks: JSONDict = {"labels": {RUN_LABEL: self.run_id}}
+        if next_phase is not None:
+            marks["annotations"] = {STATE_ANNOTATION: self._state_json(next_phase)}
+
+        def attempt() -> JSONDict:
+            nonlocal seen
+            patch = {"metadata": {"resourceVersion": seen["metadata"]["resourceVersion"], **marks}}
+            try:
+                return self._patch(patch, MERGE_PATCH, "recording the rollout state")
+            except ClientError as exc:
+                if exc.status != 409:
+                    raise
+                now = self._get()
+                if now is None:
+                    raise ClientError(f"recording the rollout state: {self.what} was deleted", 404) from None
+                if changed_since(seen, now):
+                    raise StepFailed(claim_refused(now, self.what)) from None
+                seen = now
+                raise
+
+        self.client.retry_on_conflict(attempt, "recording the rollout state")
+        self.owning = self.claimed = True
+        if next_phase is not None:
+            self.state_written = next_phase
 
     # --- the rollout --------------------------------------------------------------------
 
@@ -218,6 +343,7 @@ class RolloutEngine:
         self.steps = plan_steps(strategy, change, replicas, old_replicas if live is not None else 0)
         self.change = change
         self.before, self.after = live, desired
+        self.taken_over = frozenset(runs(live)) if live is not None else frozenset()
         if live is not None and change.template:
             self.planned_revision: Optional[int] = next_revision(desired, replica_sets)
         elif live is None:
@@ -261,10 +387,31 @@ class RolloutEngine:
                 self._result(False),
             )
 
+        if request.wait and change.template:
+            old_available = int((live or {}).get("status", {}).get("availableReplicas") or 0)
+            canary = live is not None and canary_first(strategy, replicas, old_available)
+            final = wanted_strategy or (live or {}).get("spec", {}).get("strategy")
+            self.plan = {
+                "replicas": replicas,
+                # Recreate keeps rollingUpdate: None, so that the merge patch removes it.
+                "strategy": final or deployment_strategy(strategy),
+                "canary": canary,
+                "creating": live is None,
+            }
         try:
+            if live is not None and self.plan and "pre" in self._hook_phases(strategy):
+                # Before the pre hook runs: of two runs started at once, one runs its hooks.
+                self._claim(live)
             self._run_hook("pre", strategy)
         except StepFailed as failed:
             self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
+            if failed.failure.reason == REASON_SUPERSEDED:
+                now = self._get()
+                raise RolloutError(
+                    f"{failed.failure.message}. This run changed nothing: {self._state_text(now)}",
+                    self._result(False, deployment=now, failure=failed.failure),
+                ) from None
+            self._release()
             raise RolloutError(
                 f"{failed.failure.message}. The Deployment was not changed: {self._state_text(live)}",
                 self._result(True, deployment=live, failure=failed.failure),
@@ -277,17 +424,7 @@ class RolloutEngine:
                 self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
                 self.timeline.event("complete")
             else:
-                old_available = int((live or {}).get("status", {}).get("availableReplicas") or 0)
-                canary = live is not None and canary_first(strategy, replicas, old_available)
-                final = wanted_strategy or (live or {}).get("spec", {}).get("strategy")
-                self.plan = {
-                    "replicas": replicas,
-                    # Recreate keeps rollingUpdate: None, so that the merge patch removes it.
-                    "strategy": final or deployment_strategy(strategy),
-                    "canary": canary,
-                    "creating": live is None,
-                }
-                phases = rollout_phases(strategy.type, canary)
+                phases = rollout_phases(strategy.type, self.plan["canary"])
                 self._run_phases(phases, phases[0], strategy)
         except StepFailed as failed:
             self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
@@ -314,9 +451,18 @@ class RolloutEngine:
     # which phase is next; a run that stopped there (stop_before, or killed) goes on from it.
 
     def _run_phases(self, phases: List[str], start: str, strategy: Strategy) -> None:
-        saved = self.resumed_from is not None
-        for phase in phases[phases.index(start) :]:
-            if phase != "apply" and self._needs_state(phase, strategy):
+        saved = self.resumed_from is not None or self.claimed
+        todo = phases[phases.index(start) :]
+        for index, phase in enumerate(todo):
+            following = todo[index + 1] if index + 1 < len(todo) else None
+            if phase == "apply":
+                # The state of the phase after apply goes with the template, in one write: a run
+                # killed right after it finds both (docs/reliability.md, violations found).
+                if following is not None and (saved or self._needs_state(following, strategy)):
+                    self.apply_state = self._state_json(following)
+                    self.state_written = following
+                    saved = True
+            elif self._needs_state(phase, strategy) and self.state_written != phase:
                 self._save_state(phase)
                 saved = True
             if phase == self.request.stop_before:
@@ -325,7 +471,17 @@ class RolloutEngine:
                 return
             getattr(self, f"_phase_{phase}")(strategy)
         if saved:
-            self._control({}, "clearing the rollout state", annotations={STATE_ANNOTATION: None}, guard=False)
+            self._control(
+                {},
+                "clearing the rollout state",
+                annotations={STATE_ANNOTATION: None},
+                labels={RUN_LABEL: None} if self.claimed else None,
+                guard=False,
+            )
+        elif self.owning:
+            now = self._get()
+            if now is not None:
+                self._check_owner(now)
         if self.request.test:
             # OpenShift's test deployments: roll out, prove it works, then scale to 0.
             self._control({"replicas": 0}, "scaling the test deployment to 0")
@@ -380,6 +536,11 @@ class RolloutEngine:
         self.resumed_from = start
         self.timeline.event("resumed", phase=start, revision=self.planned_revision)
         try:
+            # This run takes the rollout over (a run killed earlier wrote the state): guarded, so
+            # that of two runs resuming at once only one goes on.
+            self._claim(live, start)
+            if strategy.type != STRATEGY_CUSTOM:
+                self.owned_template = copy.deepcopy(live["spec"]["template"])
             self._run_phases(phases, start, strategy)
         except StepFailed as failed:
             self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
@@ -387,6 +548,16 @@ class RolloutEngine:
         return self._result(True, deployment=self._get())
 
     def _save_state(self, next_phase: str) -> None:
+        self._control(
+            {},
+            f"recording the rollout state ({next_phase})",
+            annotations={STATE_ANNOTATION: self._state_json(next_phase)},
+            guard=False,
+        )
+        self.state_written = next_phase
+
+    def _state_json(self, next_phase: str) -> str:
+        """The rollout state before ``next_phase``: what a rerun needs to go on, and who wrote it."""
         state = {
             "revision": self.planned_revision,
             "next": next_phase,
@@ -396,13 +567,9 @@ class RolloutEngine:
             "previous_revision": self.previous_revision,
             "previous_replicas": self.rollback_replicas,
             "previous_strategy": _without_nulls(self.rollback_strategy) if self.rollback_strategy else None,
+            "run": self.run_id,
         }
-        self._control(
-            {},
-            f"recording the rollout state ({next_phase})",
-            annotations={STATE_ANNOTATION: json.dumps(state, sort_keys=True)},
-            guard=False,
-        )
+        return json.dumps(state, sort_keys=True)
 
     def _phase_apply(self, strategy: Strategy) -> None:
         creating = self.plan["creating"]
@@ -411,17 +578,17 @@ class RolloutEngine:
             self._ensure_deployer_rbac()
             # Paused with the new template: the controller makes no pod until the deployer is done.
             if creating:
-                self._apply(replicas=0)
+                self._apply(replicas=0, state=self.apply_state)
                 self._control({"paused": True, "strategy": self.plan["strategy"]}, "pausing for the deployer")
             else:
                 self._control({"paused": True, "strategy": self.plan["strategy"]}, "pausing for the deployer")
-                self._apply()
+                self._apply(state=self.apply_state)
             self.timeline.event("applied", revision=self.planned_revision, paused=True)
             return
         if strategy.type == STRATEGY_RECREATE:
             if not creating:
                 self._control({"strategy": self.plan["strategy"]}, "setting the Recreate strategy")
-            self._apply(replicas=0)
+            self._apply(replicas=0, state=self.apply_state)
             if creating:
                 self._control({"strategy": self.plan["strategy"]}, "setting the Recreate strategy")
             self.timeline.event("applied", revision=self.planned_revision, replicas=0)
@@ -429,7 +596,7 @@ class RolloutEngine:
         first = deployment_strategy(strategy, canary=True) if self.plan["canary"] else self.plan["strategy"]
         if not creating and (self.plan["canary"] or self.change.strategy):
             self._control({"strategy": first}, "setting the strategy")
-        self._apply()
+        self._apply(state=self.apply_state)
         if creating:
             self._control({"strategy": first}, "setting the strategy")
         self.timeline.event(
@@ -549,20 +716,47 @@ class RolloutEngine:
             return
         hook = strategy.hooks[phase]
         deployment = self._get() if phase != "pre" or self.before is not None else None
+        if deployment is not None and phase in ("mid", "post"):
+            self._check_owner(deployment)
         job = hook_job(
             hook_source(self.after or {}, deployment), hook, phase, self.planned_revision or 1, strategy
         )
-        run_hook_step(self.hook_runner, job, hook, phase, self.waiter.time_left, self.hooks, self.warnings)
+        try:
+            run_hook_step(
+                self.hook_runner, job, hook, phase, self.waiter.time_left, self.hooks, self.warnings
+            )
+        except StepFailed:
+            last = self.hooks[-1] if self.hooks else {}
+            if phase != "rollback" and self.owning and last.get("reason") == "Deleted":
+                # Its Job was deleted while it ran: by another run that took the rollout over?
+                now = self._get()
+                if now is not None:
+                    self._check_owner(now)
+            raise
 
     # --- failure ------------------------------------------------------------------------
 
     def _fail(self, failure: Failure, strategy: Strategy) -> None:
         """Roll back (when asked and possible) and raise RolloutError with the whole story."""
+        self.owning = False  # from here on, what this run writes is the way back, not its rollout
         previous_rs = self.rollback_to
         detail = failure.message
         if not detail.startswith(failure.reason):
             detail = f"{failure.reason}: {detail}"
         cause = f"rollout of {self.what} to revision {self.planned_revision} failed: {detail}"
+        if failure.reason == REASON_SUPERSEDED:
+            # Rolling back would undo the other writer's change: the last writer wins.
+            now = self._get()
+            done = (
+                "Nothing was rolled back, so as not to undo the other change"
+                if self.template_written
+                else "This run had not written its template yet; nothing was rolled back"
+            )
+            raise RolloutError(
+                f"{cause}. {done}: {self._state_text(now)}; run this task again once the other "
+                "rollout is done to roll out this one",
+                self._result(self.template_written, deployment=now, failure=failure),
+            )
         if not self.request.rollback_on_failure or previous_rs is None:
             now = self._get()
             state = self._state_text(now)
@@ -578,6 +772,8 @@ class RolloutEngine:
             )
         try:
             rolled_back = self._roll_back(strategy, previous_rs)
+            if self.claimed:
+                self._release()
         except (StepFailed, ClientError) as exc:
             now = self._get()
             message = exc.failure.message if isinstance(exc, StepFailed) else str(exc)
@@ -724,14 +920,15 @@ def write_object(
     live: Optional[JSONDict],
     dry_run: bool,
     replicas: Optional[int] = None,
+    annotations: Optional[JSONDict] = None,
 ) -> JSONDict:
     """Write the request to a Deployment, StatefulSet or DaemonSet, or ask for a dry run of it.
 
     Definition mode: server-side apply (field manager openrollout.k8s, forced), so fields
     applied before and gone from the definition are removed. Name mode: a strategic merge
     patch of just what the options change (``live`` must exist). ``replicas`` replaces the
-    count written. Guarded by the live resourceVersion: a concurrent change gives 409, and
-    the caller retries from a fresh read.
+    count written, and ``annotations`` are written with it (the rollout state). Guarded by the
+    live resourceVersion: a concurrent change gives 409, and the caller retries from a fresh read.
     """
     what = f"{resource.kind} {request.namespace}/{request.name}"
     kwargs: JSONDict = {}
@@ -749,6 +946,8 @@ def write_object(
         if replicas is not None:
             body["spec"]["replicas"] = replicas
         content_type = STRATEGIC_MERGE_PATCH
+    if annotations:
+        body["metadata"]["annotations"] = {**(body["metadata"].get("annotations") or {}), **annotations}
     if dry_run:
         kwargs["dry_run"] = "All"
     written = client.patch(

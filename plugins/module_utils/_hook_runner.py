@@ -12,7 +12,15 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ._client import JOBS, PODS, ClientError, KubeClient, Source, WaitTimeout
-from ._hooks import LABEL_DEPLOYMENT, LABEL_PHASE, JobOutcome, job_outcome, log_tail
+from ._hooks import (
+    LABEL_DEPLOYMENT,
+    LABEL_PHASE,
+    JobOutcome,
+    job_outcome,
+    log_tail,
+    same_hook_job,
+    with_spec_digest,
+)
 from ._revisions import owned_by
 from ._rollout import Failure
 from ._status import pod_problems, summarize_problems, unrecoverable
@@ -55,6 +63,7 @@ class HookRunner:
         it, or the Job's activeDeadlineSeconds counted from the first attempt, runs out.
         Raises HookFailed for Abort, and for Retry out of time.
         """
+        job = with_spec_digest(job)
         name = job["metadata"]["name"]
         namespace = job["metadata"]["namespace"]
         record: JSONDict = {
@@ -68,20 +77,36 @@ class HookRunner:
             "reason": None,
             "log_tail": [],
         }
+        # A Job of this name made from this very hook (same pod spec) is this hook's: skipped
+        # when it succeeded, waited for when it still runs (a run killed meanwhile started it,
+        # and a hook is not started twice). One made from another template is not: it goes.
         existing = self._get(name, namespace)
-        if existing is not None and job_outcome(existing, self._pods(existing)).succeeded:
-            record.update(succeeded=True, skipped=True, exit_code=0, reason="AlreadySucceeded")
-            self.timeline.event("hook_skipped", phase=phase, job=name)
-            return record
-        self._delete_previous(job)
+        adopted: Optional[JSONDict] = None
+        if existing is not None and same_hook_job(existing, job):
+            outcome = job_outcome(existing, self._pods(existing))
+            if outcome.succeeded:
+                record.update(succeeded=True, skipped=True, exit_code=0, reason="AlreadySucceeded")
+                self.timeline.event("hook_skipped", phase=phase, job=name)
+                return record
+            if not outcome.done:
+                adopted = existing
+        if adopted is None:
+            self._delete_previous(job)
         started = self.client.clock()
         deadline_seconds = float(job["spec"].get("activeDeadlineSeconds") or 0) or None
         attempt = 0
         while True:
             attempt += 1
             record["attempts"] = attempt
-            self.timeline.event("hook_started", phase=phase, job=name, attempt=attempt)
-            outcome = self._run_once(job, time_left())
+            self.timeline.event(
+                "hook_started",
+                phase=phase,
+                job=name,
+                attempt=attempt,
+                **({"adopted": True} if adopted else {}),
+            )
+            outcome = self._run_once(job, time_left(), adopted)
+            adopted = None
             record.update(
                 succeeded=outcome.succeeded,
                 exit_code=outcome.exit_code,
@@ -119,10 +144,14 @@ class HookRunner:
 
     # --- one attempt ---------------------------------------------------------------------
 
-    def _run_once(self, job: JSONDict, time_left: Optional[float]) -> JobOutcome:
+    def _run_once(
+        self, job: JSONDict, time_left: Optional[float], existing: Optional[JSONDict] = None
+    ) -> JobOutcome:
+        """Create the Job (or follow ``existing``, already running) and watch it to its end."""
         name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
-        created = self.client.create(f"creating hook Job {namespace}/{name}", JOBS, namespace, job)
-        uid = created["metadata"]["uid"]
+        if existing is None:
+            existing = self.client.create(f"creating hook Job {namespace}/{name}", JOBS, namespace, job)
+        uid = existing["metadata"]["uid"]
         sources = {
             "job": Source(JOBS, namespace, {"field_selector": f"metadata.name={name}"}),
             "pods": Source(PODS, namespace, {"label_selector": f"{JOB_NAME_LABEL}={name}"}),

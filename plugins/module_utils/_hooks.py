@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,9 @@ from ._strategy import Hook, Strategy
 LABEL_DEPLOYMENT = "openrollout.k8s/deployment"
 LABEL_PHASE = "openrollout.k8s/hook"
 LABEL_REVISION = "openrollout.k8s/revision"
+# A digest of the hook pod a Job runs (its pod spec as built): a Job of the same name from
+# another template (another run, a rollout that was given up) is told apart by it.
+SPEC_DIGEST_ANNOTATION = "openrollout.k8s/hook-spec"
 JOB_NAME_MAX = 63
 
 # Lines of the hook pod's log kept in the result and in messages.
@@ -296,6 +301,36 @@ def custom_job(
     }
 
 
+def spec_digest(job: dict[str, Any]) -> str:
+    """The digest of the pod spec a hook Job runs, as built (before the API server fills in defaults).
+
+    The pod's labels and annotations are left out: a lifecycle_hook task and a rollout that run
+    the same hook from the same template share its Job, whatever labels each gives it.
+    """
+    pod_spec = _dict(_dict(_dict(job.get("spec")).get("template")).get("spec"))
+    return hashlib.sha256(json.dumps(pod_spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def with_spec_digest(job: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``job`` annotated with its spec_digest."""
+    marked = copy.deepcopy(job)
+    metadata = marked.setdefault("metadata", {})
+    metadata["annotations"] = {**_dict(metadata.get("annotations")), SPEC_DIGEST_ANNOTATION: spec_digest(job)}
+    return marked
+
+
+def same_hook_job(existing: dict[str, Any], job: dict[str, Any]) -> bool:
+    """Was ``existing`` made from the same hook pod as ``job`` (annotated by with_spec_digest)?
+
+    A Job without the annotation (made before it existed) counts as the same, as it always did.
+    """
+    theirs = _dict(_dict(existing.get("metadata")).get("annotations")).get(SPEC_DIGEST_ANNOTATION)
+    ours = _dict(_dict(job.get("metadata")).get("annotations")).get(SPEC_DIGEST_ANNOTATION) or spec_digest(
+        job
+    )
+    return theirs is None or theirs == ours
+
+
 def _condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
     for condition in _dict(job.get("status")).get("conditions") or []:
         if _dict(condition).get("type") == kind and condition.get("status") == "True":
@@ -346,6 +381,7 @@ __all__ = [
     "LABEL_PHASE",
     "LABEL_REVISION",
     "LOG_TAIL_LINES",
+    "SPEC_DIGEST_ANNOTATION",
     "JobOutcome",
     "custom_job",
     "deployer_name",
@@ -357,4 +393,7 @@ __all__ = [
     "hook_source",
     "job_outcome",
     "log_tail",
+    "same_hook_job",
+    "spec_digest",
+    "with_spec_digest",
 ]

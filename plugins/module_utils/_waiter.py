@@ -73,7 +73,11 @@ class Timeline:
 
 
 class DeploymentWaiter:
-    """Waits on one Deployment. ``deadline`` (client clock) bounds every wait when set."""
+    """Waits on one Deployment. ``deadline`` (client clock) bounds every wait when set.
+
+    ``guard(deployment)``, when set, is asked at every change of the Deployment: a Failure it
+    returns ends the wait at once (the engine's: another writer took the Deployment over).
+    """
 
     def __init__(self, client: KubeClient, namespace: str, name: str, timeline: Timeline) -> None:
         self.client = client
@@ -82,6 +86,7 @@ class DeploymentWaiter:
         self.timeline = timeline
         self.deadline: Optional[float] = None
         self.deadline_seconds: Optional[int] = None
+        self.guard: Optional[Callable[[JSONDict], Optional[Failure]]] = None
 
     def set_deadline(self, seconds: Optional[int]) -> None:
         """Bound the waits to come to ``seconds`` from now in all (None: no overall bound)."""
@@ -112,6 +117,9 @@ class DeploymentWaiter:
             deployment = state["deployment"][0] if state["deployment"] else None
             if deployment is not None:
                 self.timeline.record_counts(deployment, state["replica_sets"])
+                failure = self.guard(deployment) if self.guard is not None else None
+                if failure is not None:
+                    return Assessment(False, failure, "")
             assessment = assess(goal, deployment, state["replica_sets"], state["pods"], tracker, now, target)
             return assessment if assessment.done or assessment.failure else None
 
