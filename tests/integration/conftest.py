@@ -34,6 +34,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "reliability: invariants, interruption and concurrency trials (RELIABILITY_TRIALS, docs/reliability.md)",
+    )
+    config.addinivalue_line(
+        "markers",
         "faults: restarts control-plane components of a cluster of its own (make reliability-faults)",
     )
 
