@@ -25,6 +25,7 @@ help:
 	@echo "make test-unit|units|test-integration|lint|lint-docs|sanity"
 	@echo "make docs            the docs site in build/docs/html"
 	@echo "make bench           benchmarks vs kubectl and kubernetes.core (BENCH_RUNS=5): docs/performance.md"
+	@echo "make reliability     invariants, kill -9 and concurrency trials (RELIABILITY_TRIALS=15): docs/reliability.md"
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -110,6 +111,19 @@ units: venv
 INTEGRATION_WORKERS ?= 2
 test-integration: cluster-up collection-link
 	$(VENV)/bin/pytest $(PYTEST_FLAGS) -n $(INTEGRATION_WORKERS) tests/integration
+
+# The reliability suite (docs/reliability.md): availability invariants seen by a watcher of its own,
+# every process of ansible-playbook killed with SIGKILL in the middle of rollouts with hooks, two
+# playbooks on one Deployment. RELIABILITY_TRIALS random trials per test on top of the fixed ones
+# that `make test` runs. One JSON line per trial in build/reliability/trials.jsonl, summed up at the
+# end; figures and duration in docs/reliability.md.
+RELIABILITY_TRIALS ?= 15
+.PHONY: reliability
+reliability: cluster-up collection-link
+	rm -f build/reliability/trials.jsonl
+	rc=0; RELIABILITY_TRIALS=$(RELIABILITY_TRIALS) $(VENV)/bin/pytest $(PYTEST_FLAGS) -n $(INTEGRATION_WORKERS) \
+	  -m reliability tests/integration || rc=$$?; \
+	  $(PY) tests/integration/_reliability.py summary build/reliability/trials.jsonl; exit $$rc
 
 # Control-plane faults (tests/integration/test_faults.py): kube-apiserver, etcd and kube-controller-manager
 # restarted in the middle of a rollout wait, and a watch made too old by etcd compaction, on a cluster the
