@@ -466,14 +466,16 @@ def rows(ns: str, conn: dict[str, Any]) -> list[Row]:
             "unreachable-api",
             "rollout_info",
             {**none, "namespace": ns, "host": "https://127.0.0.1:1", "api_key": "not-a-real-token"},
-            r"^listing Deployments in .*: cannot reach the API server at https://127.0.0.1:1: Failed to establish a new connection: \[Errno 111\] Connection refused$",
+            r"^listing Deployments in .*: cannot reach the API server at https://127.0.0.1:1: "
+            r"Failed to establish a new connection: \[Errno 111\] Connection refused$",
             auth="none",
         ),
         Row(
             "bad-token",
             "rollout_info",
             {**none, "namespace": ns, "host": conn["host"], "ca_cert": conn["ca"], "api_key": "not-a-token"},
-            r"^listing Deployments in .*: 401 Unauthorized: the API server did not accept the credentials \(a wrong, expired or revoked token, client certificate or password\)$",
+            r"^listing Deployments in .*: 401 Unauthorized: the API server did not accept the credentials "
+            r"\(a wrong, expired or revoked token, client certificate or password\)$",
             auth="none",
         ),
         Row(
@@ -517,7 +519,8 @@ def rows(ns: str, conn: dict[str, Any]) -> list[Row]:
                 "host": conn["host"],
                 "api_key": conn["nobody_token"],
             },
-            r"^reading Deployment .*/web: TLS with the API server failed: .*CERTIFICATE_VERIFY_FAILED.* \(verify the server with ca_cert, the cluster's CA; validate_certs: false turns verification off\)$",
+            r"^reading Deployment .*/web: TLS with the API server failed: .*CERTIFICATE_VERIFY_FAILED.* "
+            r"\(verify the server with ca_cert, the cluster's CA; validate_certs: false turns verification off\)$",
             auth="none",
         ),
         Row(
@@ -544,7 +547,8 @@ def rows(ns: str, conn: dict[str, Any]) -> list[Row]:
             "no-connection-at-all",
             "rollout_info",
             {**none, "namespace": ns},
-            r"^no Kubernetes API server: no kubeconfig \(KUBECONFIG, ~/.kube/config\), not in a pod, and no host given; give kubeconfig, or host and credentials$",
+            r"^no Kubernetes API server: no kubeconfig \(KUBECONFIG, ~/.kube/config\), not in a pod, "
+            r"and no host given; give kubeconfig, or host and credentials$",
             auth="none",
         ),
     ]

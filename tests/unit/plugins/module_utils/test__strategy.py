@@ -611,7 +611,8 @@ def _exec(**extra):
                     }
                 }
             },
-            "strategy.rollingParams.pre.execNewPod: unknown key 'image'; allowed keys: automountServiceAccountToken (automount_service_account_token), command, containerName (container_name), env, volumes",
+            "strategy.rollingParams.pre.execNewPod: unknown key 'image'; allowed keys: automountServiceAccountToken"
+            " (automount_service_account_token), command, containerName (container_name), env, volumes",
         ),
         # env entries
         (
