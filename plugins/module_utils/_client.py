@@ -286,7 +286,7 @@ def forbidden_message(
         group = found.group("group")
         resource = found.group("resource")
         if group:
-            plural, _, sub = resource.partition("/")
+            plural, _slash, sub = resource.partition("/")
             resource = f"{plural}.{group}" + (f"/{sub}" if sub else "")
         where = f" in namespace {found.group('namespace')}" if found.group("namespace") else ""
         return f"forbidden: needs {found.group('verb')} on {resource}{where} (user {found.group('user')})"

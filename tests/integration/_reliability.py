@@ -487,7 +487,7 @@ def marked(token: str) -> list[int]:
 def kill_marked(token: str) -> list[int]:
     """kill -9 every process of the run (ansible-playbook, its worker, the module); the pids killed."""
     killed: list[int] = []
-    for _ in range(5):  # again, for a process forked while the others were killed
+    for _attempt in range(5):  # again, for a process forked while the others were killed
         pids = [pid for pid in marked(token) if pid not in killed]
         if not pids:
             break

@@ -123,7 +123,7 @@ class Trigger:
         self.rv: int | None = None
 
     def matches(self, event: Event) -> bool:
-        what, _, arg = (self.name or "").partition(":")
+        what, _colon, arg = (self.name or "").partition(":")
         obj = event.obj
         if event.type in ("LISTED", "DELETED"):
             return False

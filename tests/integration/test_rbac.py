@@ -230,7 +230,7 @@ def test_one_verb_less_is_refused_with_the_verb_named(grants, server, namespace,
             **server,
             "api_key": grants.token(account, without(roles[role], resource, verb)),
         }
-        module = role.split("-")[0]
+        module = role.split("-", maxsplit=1)[0]
         if role == "rollout":
             args.update(name="web", images={"app": "web:v9"})
         elif role == "rollout-hooks":
