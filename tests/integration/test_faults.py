@@ -8,11 +8,12 @@ hack/cluster/up.sh`, stopped with down.sh at the end) and restarts one component
 Each rollout test: `web` at v1 (2 replicas), then `openrollout.k8s.rollout` to v2, whose pods are
 Ready only 15 s after they start (the kwok `ready-after` annotation). Once the module waits (the
 new ReplicaSet's pods exist), one component is restarted; the task must still succeed with the
-right result (revision 2, every replica updated and available, nothing left of v1), on time.
+right result (revision 2, every replica updated and available, nothing left of v1).
 The watch test drives the client's wait directly and proves that a watch resumed from a
 resourceVersion the new API server no longer has (410 Gone) leads to a new list.
 
-Run with `make reliability-faults` (RELIABILITY_FAULTS=1; about 2 minutes on an idle 2-core machine,
+FAULTS_TRIALS=n restarts each component n times, at moments spread over the wait. Run with
+`make reliability-faults` (RELIABILITY_FAULTS=1; about 2 minutes on an idle 2-core machine,
 3 under load); skipped in `make test`, whose time it would double. Figures go to
 build/reliability/faults.jsonl and docs/reliability.md.
 """
@@ -161,8 +162,18 @@ def record(line: dict[str, Any]) -> None:
         out.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **line}) + "\n")
 
 
-@pytest.mark.parametrize("component", ["kube-apiserver", "etcd", "kube-controller-manager"])
-def test_a_rollout_wait_survives_a_restart(own_cluster: OwnCluster, api, own_namespace: str, component: str):
+def delays() -> list[float]:
+    """FAULTS_TRIALS=n: n restart moments spread over the 15 s wait (0 s, then later); default one, at 0 s."""
+    trials = max(int(os.environ.get("FAULTS_TRIALS", "1")), 1)
+    return [round(14 * i / trials, 1) for i in range(trials)]
+
+
+@pytest.mark.parametrize("delay", delays())
+@pytest.mark.parametrize("component", ["none", "kube-apiserver", "etcd", "kube-controller-manager"])
+def test_a_rollout_wait_survives_a_restart(
+    own_cluster: OwnCluster, api, own_namespace: str, component: str, delay: float
+):
+    """``none`` is the same rollout with no fault: the baseline for the task's time."""
     namespace = own_namespace
     first = run_task("rollout", {"definition": web(namespace, "web:v1")}, own_cluster.kubeconfig)
     assert not first.get("failed"), first.get("msg")
@@ -176,8 +187,9 @@ def test_a_rollout_wait_survives_a_restart(own_cluster: OwnCluster, api, own_nam
         started = time.monotonic()
         future = pool.submit(run_task, "rollout", args, own_cluster.kubeconfig)
         wait_for_new_pods(api, namespace, "web:v2")
+        time.sleep(delay)  # the moment of the fault, not a wait for a condition
         restart_at = time.monotonic() - started
-        outage = own_cluster.restart(component)
+        outage = own_cluster.restart(component) if component != "none" else 0.0
         result = future.result(timeout=300)
         took = time.monotonic() - started
 
@@ -185,6 +197,7 @@ def test_a_rollout_wait_survives_a_restart(own_cluster: OwnCluster, api, own_nam
         {
             "test": "rollout_wait_restart",
             "component": component,
+            "delay_s": delay,
             "restart_at_s": round(restart_at, 2),
             "restart_s": round(outage, 2),
             "task_s": round(took, 2),
