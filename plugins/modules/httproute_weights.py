@@ -136,7 +136,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import AUTH_ARG_SPEC, argument_spec
+from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
+    AUTH_ARG_SPEC,
+    argument_spec,
+    secret_values,
+)
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
@@ -161,6 +165,7 @@ def main():
         argument_spec=argument_spec(AUTH_ARG_SPEC, HTTPROUTE_WEIGHTS_ARG_SPEC),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secret_values(module.params))
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     try:
