@@ -568,8 +568,8 @@ def hooks_section(hooks: JSONDict) -> List[str]:
 def client_section(client: JSONDict) -> List[str]:
     modes = client["modes"]
     what = {
-        "typed": "typed API objects (`AppsV1Api`, `CoreV1Api`, `BatchV1Api`), as `_client.KubeClient` does",
-        "raw": "the same request by path (`ApiClient.rest_client`)",
+        "typed": "typed API objects (`AppsV1Api`, `CoreV1Api`, `BatchV1Api`), as KubeClient did to 7bb93a5",
+        "raw": "the same request by path (`ApiClient.rest_client`), as `_client.KubeClient` does now",
         "dynamic": "`DynamicClient`, as kubernetes.core does",
     }
     rows = []
