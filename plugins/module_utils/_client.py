@@ -67,6 +67,11 @@ RECONNECT_SECONDS = 60.0
 WATCH_REQUEST_SECONDS = 60
 # First wait before retrying a write that hit 409 Conflict (doubles each time).
 CONFLICT_BACKOFF_SECONDS = 0.05
+# ... up to this wait between two tries, and for this long in all. The controller writes a busy
+# Deployment's status many times a second, and each write makes a guarded patch a 409: a few fixed
+# tries ran out during a slow rollout on a loaded machine (seen in make bench).
+CONFLICT_BACKOFF_MAX_SECONDS = 1.0
+CONFLICT_RETRY_SECONDS = 30.0
 
 
 class ClientError(Exception):
@@ -566,16 +571,22 @@ class KubeClient:
         response = self.request("GET", PODS.path(namespace, name, "log"), query)
         return _text(response.data)
 
-    def retry_on_conflict(self, action: Callable[[], T], what: str, attempts: int = 5) -> T:
-        """Run ``action`` (which re-reads what it writes) again after a 409 Conflict, a few times."""
-        for attempt in range(attempts):
+    def retry_on_conflict(self, action: Callable[[], T], what: str) -> T:
+        """Run ``action`` (which re-reads what it writes) again after a 409 Conflict.
+
+        Tries again with a growing pause (0.05 s doubling, at most 1 s) for CONFLICT_RETRY_SECONDS;
+        the last 409 is raised after that.
+        """
+        deadline = self.clock() + CONFLICT_RETRY_SECONDS
+        delay = CONFLICT_BACKOFF_SECONDS
+        while True:
             try:
                 return action()
             except ClientError as exc:
-                if exc.status != 409 or attempt == attempts - 1:
+                if exc.status != 409 or self.clock() + delay > deadline:
                     raise
-                self.sleep(CONFLICT_BACKOFF_SECONDS * (2**attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+            self.sleep(delay)
+            delay = min(delay * 2, CONFLICT_BACKOFF_MAX_SECONDS)
 
     # --- the one wait ------------------------------------------------------------------
 

@@ -384,3 +384,42 @@ def test_a_request_cannot_hang_forever():
     api = _OldApiClient(_Response(200, b"{}"))
     KubeClient(api).get("reading web", DEPLOYMENTS, "shop", "web")
     assert api.calls[0][2]["_request_timeout"] == 60
+
+
+def test_conflicts_are_retried_with_a_growing_pause_until_the_write_goes_through():
+    clock = _Clock()
+    client = KubeClient(None, clock=lambda: clock.now, sleep=clock.sleep)
+    outcomes = [ClientError("conflict", 409)] * 8 + ["written"]
+
+    def write():
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, ClientError):
+            raise outcome
+        return outcome
+
+    assert client.retry_on_conflict(write, "patching") == "written"
+    # A busy controller can make many guarded patches in a row conflict: more than a few tries.
+    assert clock.slept == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+
+
+def test_conflicts_give_up_after_their_time_budget_and_other_errors_at_once():
+    clock = _Clock()
+    client = KubeClient(None, clock=lambda: clock.now, sleep=clock.sleep)
+    calls = []
+
+    def always_conflicts():
+        calls.append(clock.now)
+        raise ClientError("conflict", 409)
+
+    with pytest.raises(ClientError, match="conflict"):
+        client.retry_on_conflict(always_conflicts, "patching")
+    assert 29 <= clock.now <= 30
+    assert len(calls) == len(clock.slept) + 1
+
+    def forbidden():
+        raise ClientError("forbidden", 403)
+
+    clock.slept.clear()
+    with pytest.raises(ClientError, match="forbidden"):
+        client.retry_on_conflict(forbidden, "patching")
+    assert clock.slept == []
