@@ -888,15 +888,7 @@ class RolloutEngine:
             "steps": getattr(self, "steps", []),
             "timeline": self.timeline.events,
             "rolled_back": rolled_back,
-            "change": None
-            if change is None
-            else {
-                "created": change.created,
-                "template": change.template,
-                "replicas": change.replicas,
-                "strategy": change.strategy,
-                "metadata": change.metadata,
-            },
+            "change": None if change is None else change.summary(),
         }
         result["hooks"] = self.hooks
         result["stopped_before"] = self.stopped_before

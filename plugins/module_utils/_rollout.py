@@ -130,6 +130,16 @@ class Change:
     def any(self) -> bool:
         return self.created or self.spec or self.metadata or self.strategy
 
+    def summary(self) -> dict[str, bool]:
+        """The module result's ``change``."""
+        return {
+            "created": self.created,
+            "template": self.template,
+            "replicas": self.replicas,
+            "strategy": self.strategy,
+            "metadata": self.metadata,
+        }
+
 
 @dataclass(frozen=True)
 class Failure:

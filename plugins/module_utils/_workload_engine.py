@@ -394,15 +394,7 @@ class WorkloadRolloutEngine:
             "staged": self.staged,
             "timeline": self.timeline.events,
             "rolled_back": rolled_back,
-            "change": None
-            if change is None
-            else {
-                "created": change.created,
-                "template": change.template,
-                "replicas": change.replicas,
-                "strategy": change.strategy,
-                "metadata": change.metadata,
-            },
+            "change": None if change is None else change.summary(),
             "hooks": self.hooks,
             "stopped_before": None,
             "resumed_from": None,
