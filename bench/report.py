@@ -136,8 +136,8 @@ def render(results: JSONDict, source: str) -> str:
         f"- **Machine:** {machine.get('cpu')}, {machine.get('cores')} cores, "
         f"{machine.get('memory_gib')} GiB, "
         f"Linux {machine.get('kernel')}, Python {machine.get('python')}; load average "
-        f"{machine.get('load_average_start')} at the start, {machine.get('load_average_end')} at the end "
-        "(other work was running on the machine).",
+        f"{machine.get('load_average_start')} at the start, {machine.get('load_average_end')} at the end"
+        + (" (other work was running on the machine)." if _busy(machine) else "."),
         f"- **Cluster:** {results.get('cluster', {}).get('what')}, Kubernetes "
         f"{versions.get('kubernetes_server')}; the bench's pods run on "
         f"{results.get('cluster', {}).get('bench_nodes')}.",
@@ -145,6 +145,7 @@ def render(results: JSONDict, source: str) -> str:
         f"{versions.get('openrollout_commit')}), kubernetes.core {versions.get('kubernetes_core')}, "
         f"ansible-core {versions.get('ansible_core')}, kubectl {versions.get('kubectl')}."
         + _changed(versions.get("openrollout_changed_files")),
+        *_merged_lines(results.get("merged", [])),
         "- **How:** see [How it is measured](#how-it-is-measured) below, and bench/.",
         "",
         f"![Done-detection latency and wall time per tool]({CHART.name})",
@@ -167,6 +168,28 @@ def render(results: JSONDict, source: str) -> str:
     if (root / ANALYSIS).exists():
         parts += ["", (root / ANALYSIS).read_text().rstrip(), ""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _busy(machine: JSONDict) -> bool:
+    """More than one core's worth of load at the start: something besides the bench was running."""
+    start = machine.get("load_average_start") or [0.0]
+    return float(start[0]) > 1.0
+
+
+def _merged_lines(merged: List[JSONDict]) -> List[str]:
+    """One line per later `make bench BENCH_ONLY=...` run whose scenarios replaced this run's."""
+    lines = []
+    for run in merged:
+        machine = run.get("machine", {})
+        versions = run.get("versions", {})
+        lines.append(
+            f"- **Scenarios {', '.join(run.get('scenarios', []))}** come from a later run "
+            f"(`BENCH_ONLY`): {run.get('date')}, commit {versions.get('openrollout_commit')}, "
+            f"{run.get('duration_seconds')} s, load average {machine.get('load_average_start')} at the "
+            f"start, {machine.get('load_average_end')} at the end."
+            + _changed(versions.get("openrollout_changed_files"))
+        )
+    return lines
 
 
 def _changed(files: Optional[List[str]]) -> str:

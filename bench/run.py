@@ -174,7 +174,7 @@ def main() -> None:
         deployments.stop()
         log("cleaning up the bench namespace, nodes, FlowSchemas")
         cluster.teardown()
-    finish(args, results, started)
+    finish(args, results, started, partial=only != scenarios)
 
 
 def run_scenarios(args: Any, only: Set[str], bench: Bench, cluster: Cluster, results: JSONDict) -> None:
@@ -229,14 +229,41 @@ def run_scenarios(args: Any, only: Set[str], bench: Bench, cluster: Cluster, res
             scenarios[name] = {"error": f"{type(exc).__name__}: {str(exc)[-4000:]}"}
 
 
-def finish(args: Any, results: JSONDict, started: float) -> None:
+def finish(args: Any, results: JSONDict, started: float, partial: bool) -> None:
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["duration_seconds"] = round(time.time() - started, 1)
     args.results_dir.mkdir(parents=True, exist_ok=True)
     path = args.results_dir / f"{datetime.date.today().isoformat()}.json"
+    if partial and path.exists():
+        results = merge(json.loads(path.read_text()), results)
+        log(f"merged {sorted(results['merged'][-1]['scenarios'])} into the results already in {path}")
     path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
     log(f"results: {path} ({results['duration_seconds']} s)")
     report.write(results, path, REPO_ROOT)
+
+
+def merge(earlier: JSONDict, later: JSONDict) -> JSONDict:
+    """A BENCH_ONLY run replaces its scenarios in the day's results and keeps the others.
+
+    The merged run's date, machine and versions are kept under ``merged``, so the report can say
+    which scenarios came from which commit and load.
+    """
+    ran = sorted(later["scenarios"])
+    merged = dict(earlier)
+    merged["scenarios"] = dict(earlier.get("scenarios", {}))
+    merged["scenarios"].update(later["scenarios"])
+    merged["merged"] = [
+        *earlier.get("merged", []),
+        {
+            "scenarios": ran,
+            "date": later["date"],
+            "machine": later["machine"],
+            "versions": later.get("versions", {}),
+            "config": later["config"],
+            "duration_seconds": later["duration_seconds"],
+        },
+    ]
+    return merged
 
 
 if __name__ == "__main__":
