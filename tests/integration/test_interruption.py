@@ -343,10 +343,11 @@ def trial(
         problems += seams(recorder.events, strategy_type)
         timeline = moments(recorder.events, {"app": "web"})
         lag: list[float] = []
-        if strategy_type == "Rolling":
-            invariants = rolling_violations(timeline, REPLICAS, 1, 1, lag)
-        else:
-            invariants = recreate_violations(timeline)
+        invariants = (
+            rolling_violations(timeline, REPLICAS, 1, 1, lag)
+            if strategy_type == "Rolling"
+            else recreate_violations(timeline)
+        )
         problems += invariants
         problems += recorder.errors
         if problems:
