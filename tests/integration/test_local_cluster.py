@@ -146,7 +146,8 @@ def wait_pod(wait_for: WaitFor, core_v1: client.CoreV1Api, namespace: str) -> Wa
 
 
 def test_three_ready_kwok_nodes(core_v1: client.CoreV1Api) -> None:
-    nodes: list[Any] = core_v1.list_node(label_selector="type=kwok").items
+    # the cluster's own nodes: not the bench's (also type=kwok), which a killed make bench may leave
+    nodes: list[Any] = core_v1.list_node(label_selector="type=kwok,!openrollout.bench/scale").items
     assert sorted(n.metadata.name for n in nodes) == [
         "kwok-node-0",
         "kwok-node-1",
