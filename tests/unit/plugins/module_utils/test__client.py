@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import queue
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +19,8 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     ClientConfigError,
     ClientError,
     KubeClient,
+    WaitTimeout,
+    _transient_delay,
     connection_error_message,
     create_api_client,
     forbidden_message,
@@ -307,6 +310,29 @@ def test_a_restarting_server_is_retried_with_back_off():
     assert client.get("reading web", DEPLOYMENTS, "shop", "web") == {"metadata": {"name": "web"}}
     assert api.calls == 5
     assert clock.slept == [0.2, 0.5, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("failures", "delay"), [(0, 0.2), (1, 0.5), (2, 1.0), (3, 2.0), (4, 2.0), (100, 2.0)]
+)
+def test_transient_failures_back_off_to_two_seconds(failures, delay):
+    assert _transient_delay(failures) == delay
+
+
+def test_a_watch_backs_off_like_a_request_and_times_out_instead_of_sleeping_past_its_deadline():
+    clock = _Clock()
+    client = KubeClient(None, clock=lambda: clock.now, sleep=clock.sleep)
+    events: queue.Queue = queue.Queue()
+    failures = 0
+    for _ in range(4):
+        failures = client._back_off_or_report("pods", failures, 5.0, 5.0, "web", "refused", events)
+    assert (failures, clock.slept, events.empty()) == (4, [0.2, 0.5, 1.0, 2.0], True)
+    # 3.7 s gone: the next pause (2 s) would end past the 5 s deadline
+    assert client._back_off_or_report("pods", failures, 5.0, 5.0, "web", "refused", events) == 5
+    assert clock.slept == [0.2, 0.5, 1.0, 2.0]
+    name, timeout = events.get_nowait()
+    assert name == "pods" and isinstance(timeout, WaitTimeout)
+    assert str(timeout) == "timed out after 5s waiting for web (API unreachable: refused)"
 
 
 def test_retrying_a_restart_stops_after_reconnect_seconds():
