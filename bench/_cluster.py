@@ -224,7 +224,9 @@ class Cluster:
     # --- set-up and clean-up ------------------------------------------------------------
 
     def setup(self) -> None:
-        self.delete_namespace(wait=True)
+        # What an earlier run killed before its clean-up left (tainted nodes, FlowSchemas, the
+        # namespace) goes first: a leftover node would be reused with its old capacity.
+        self.teardown(wait=True)
         self.core.create_namespace({"metadata": {"name": NAMESPACE}})
         self._wait(lambda: self._exists(self.core.read_namespaced_service_account, "default"), 60)
         for identity in IDENTITIES:
@@ -297,7 +299,8 @@ class Cluster:
         path.chmod(0o600)
         self.tool_kubeconfigs[tool] = path
 
-    def teardown(self) -> None:
+    def teardown(self, wait: bool = False) -> None:
+        """Everything the bench adds to the cluster, gone; ``wait``: until the nodes and namespace are."""
         for tool in IDENTITIES:
             with contextlib.suppress(ApiException):
                 self.custom.delete_cluster_custom_object(
@@ -305,8 +308,8 @@ class Cluster:
                 )
             with contextlib.suppress(ApiException):
                 self.rbac.delete_cluster_role_binding(f"{FLOW_PREFIX}{tool}")
-        self.remove_scale_nodes()
-        self.delete_namespace(wait=False)
+        self.remove_scale_nodes(wait)
+        self.delete_namespace(wait)
 
     def delete_namespace(self, wait: bool) -> None:
         with contextlib.suppress(ApiException):
@@ -377,11 +380,16 @@ class Cluster:
 
         self._wait(ready, 120, "the scale nodes to be Ready")
 
-    def remove_scale_nodes(self) -> None:
+    def remove_scale_nodes(self, wait: bool = False) -> None:
         with contextlib.suppress(ApiException):
-            for node in self.core.list_node(label_selector="openrollout.bench/scale=true").items:
+            for node in self._scale_nodes():
                 with contextlib.suppress(ApiException):
                     self.core.delete_node(node.metadata.name)
+        if wait:
+            self._wait(lambda: not self._scale_nodes(), 60, "the bench nodes to go")
+
+    def _scale_nodes(self) -> List[Any]:
+        return list(self.core.list_node(label_selector="openrollout.bench/scale=true").items)
 
     def _node_exists(self, name: str) -> bool:
         try:

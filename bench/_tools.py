@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 import yaml
 
@@ -38,6 +38,16 @@ COLLECTIONS_PATH = f"{REPO_ROOT / 'build'}:{REPO_ROOT / 'build' / 'bench-collect
 SAMPLE_SECONDS = 0.05
 
 JSONDict = Dict[str, Any]
+
+# The tools run_process has running, from any thread: killed when the bench is stopped (run.py's
+# Stop), so that a SIGTERM leaves no playbook working on a namespace being deleted.
+_RUNNING: Set[subprocess.Popen[bytes]] = set()
+
+
+def kill_running() -> None:
+    for process in list(_RUNNING):
+        with contextlib.suppress(OSError):
+            process.kill()
 
 
 @dataclass
@@ -135,12 +145,19 @@ def run_process(
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.time()
         process = subprocess.Popen(list(command), stdout=out, stderr=err, env=env)
+        _RUNNING.add(process)
         sampler = Sampler(process.pid, marker).start()
         try:
             returncode = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             returncode = process.wait()
+        except BaseException:  # the bench is stopping (SIGTERM, Ctrl-C): not a child left behind
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            _RUNNING.discard(process)
         end = time.time()
         sampler.stop()
         out.seek(0)

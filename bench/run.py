@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ import _client_cost  # noqa: E402
 import report  # noqa: E402
 from _cluster import Cluster, Recorder  # noqa: E402
 from _scenarios import Bench  # noqa: E402
+from _tools import kill_running  # noqa: E402
 
 JSONDict = Dict[str, Any]
 
@@ -153,28 +155,65 @@ def main() -> None:
         },
         "scenarios": {},
     }
-    log("setting up: namespace openrollout-bench, one ServiceAccount + FlowSchema per tool, bench nodes")
-    cluster.setup()
-    results["versions"] = versions(kubectl, cluster)
-    # Room for everything the bench runs at once, with a wide margin: a rollout of N replicas needs
-    # up to 1.25 N pods plus the old ones still terminating, and the Deployments of the earlier
-    # scenarios stay. The nodes are fake: their capacity costs nothing.
-    pods_per_node = args.scale_replicas + 6 * args.scale_deployments + 500
-    cluster.add_scale_nodes(2, pods_per_node)
-    results["cluster"] = {
-        "what": "hack/cluster local control plane: etcd, kube-apiserver, kube-controller-manager, "
-        "kube-scheduler built from upstream, pods simulated by KWOK",
-        "bench_nodes": f"2 extra KWOK nodes, {pods_per_node} pods each, tainted for the bench only",
-    }
-    deployments = Recorder(cluster.apps.list_namespaced_deployment).start()
-    bench = Bench(cluster, deployments, kubectl, work_dir / "plays", log)
+    stop = Stop()
+    deployments = None
     try:
+        log("setting up: namespace openrollout-bench, one ServiceAccount + FlowSchema per tool, bench nodes")
+        cluster.setup()
+        results["versions"] = versions(kubectl, cluster)
+        # Room for everything the bench runs at once, with a wide margin: a rollout of N replicas
+        # needs up to 1.25 N pods plus the old ones still terminating, and the Deployments of the
+        # earlier scenarios stay. The nodes are fake: their capacity costs nothing.
+        pods_per_node = args.scale_replicas + 6 * args.scale_deployments + 500
+        cluster.add_scale_nodes(2, pods_per_node)
+        results["cluster"] = {
+            "what": "hack/cluster local control plane: etcd, kube-apiserver, kube-controller-manager, "
+            "kube-scheduler built from upstream, pods simulated by KWOK",
+            "bench_nodes": f"2 extra KWOK nodes, {pods_per_node} pods each, tainted for the bench only",
+        }
+        deployments = Recorder(cluster.apps.list_namespaced_deployment).start()
+        bench = Bench(cluster, deployments, kubectl, work_dir / "plays", log)
         run_scenarios(args, only, bench, cluster, results)
     finally:
-        deployments.stop()
+        stop.cleaning_up()
+        if deployments is not None:
+            deployments.stop()
         log("cleaning up the bench namespace, nodes, FlowSchemas")
         cluster.teardown()
     finish(args, results, started, partial=only != scenarios)
+
+
+class Stop:
+    """SIGTERM (timeout, a CI cancel, kill) ends the bench as Ctrl-C does: through main()'s clean-up.
+
+    Either signal raises SystemExit(128 + signal) where the bench is, so the finally that removes
+    the namespace, the FlowSchemas and the tainted nodes runs; the tools running are killed first
+    (bench/_tools.py, in any thread); subprocess.run kills its own child on the way out. A signal
+    that comes during the clean-up is noted, not obeyed: the clean-up runs once.
+    """
+
+    def __init__(self) -> None:
+        self.cleaning = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def cleaning_up(self) -> None:
+        self.cleaning = True
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.cleaning:
+            self._say(f"{name} during the clean-up: finishing it first")
+            return
+        self.cleaning = True
+        kill_running()
+        self._say(f"{name}: stopping, then cleaning up")
+        raise SystemExit(128 + signum)
+
+    @staticmethod
+    def _say(message: str) -> None:
+        # not print(): the signal may come in the middle of one, and a reentrant print raises
+        os.write(sys.stdout.fileno(), f"[bench {time.strftime('%H:%M:%S')}] {message}\n".encode())
 
 
 def run_scenarios(args: Any, only: Set[str], bench: Bench, cluster: Cluster, results: JSONDict) -> None:
