@@ -7,7 +7,7 @@ from __future__ import annotations
 # that already succeeded is not run again, so a rerun after an interruption resumes past the
 # hooks that finished. Cleanup follows Helm's before-hook-creation: a phase's previous Jobs
 # (older revisions, failed attempts) are deleted when the phase runs again, and the last one
-# stays for `kubectl logs`.
+# stays for `kubectl logs`; those of another kind of workload of the same name stay.
 import time
 from typing import Any, Callable, Dict, List, Optional
 
@@ -16,6 +16,7 @@ from ._hooks import (
     LABEL_DEPLOYMENT,
     LABEL_PHASE,
     JobOutcome,
+    hook_job_kind,
     job_outcome,
     log_tail,
     same_hook_job,
@@ -217,6 +218,8 @@ class HookRunner:
         for previous in self.client.list(
             "listing earlier hook Jobs", JOBS, namespace, label_selector=selector
         ):
+            if hook_job_kind(previous) != hook_job_kind(job):
+                continue  # a Deployment's and a StatefulSet's of the same name keep their Jobs
             self.delete(
                 previous["metadata"]["name"],
                 namespace,

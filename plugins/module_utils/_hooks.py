@@ -21,10 +21,19 @@ from ._strategy import Hook, Strategy
 LABEL_DEPLOYMENT = "openrollout.k8s/deployment"
 LABEL_PHASE = "openrollout.k8s/hook"
 LABEL_REVISION = "openrollout.k8s/revision"
+# The workload's kind, on the hook Jobs and pods of a StatefulSet or DaemonSet only: a Deployment's
+# have no such label, as before it existed.
+LABEL_KIND = "openrollout.k8s/kind"
 # A digest of the hook pod a Job runs (its pod spec as built): a Job of the same name from
 # another template (another run, a rollout that was given up) is told apart by it.
 SPEC_DIGEST_ANNOTATION = "openrollout.k8s/hook-spec"
+# A Job's name is at most 63 characters: the Job controller puts it in its pods' job-name label.
 JOB_NAME_MAX = 63
+DEPLOYMENT_KIND = "Deployment"
+# kubectl's short names, in the hook Job names of the kinds other than Deployment.
+KIND_SHORT_NAMES = {"StatefulSet": "sts", "DaemonSet": "ds"}
+# Hex digits of the name's sha256 that a cut StatefulSet or DaemonSet name keeps.
+NAME_DIGEST_CHARS = 8
 
 # Lines of the hook pod's log kept in the result and in messages.
 LOG_TAIL_LINES = 20
@@ -66,15 +75,57 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def hook_job_name(deployment_name: str, revision: int, phase: str) -> str:
-    """``<deployment>-<revision>-hook-<phase>``, the deployment name shortened to fit 63 characters."""
-    suffix = f"-{revision}-hook-{phase}"
-    return deployment_name[: JOB_NAME_MAX - len(suffix)].rstrip("-.") + suffix
+def hook_job_name(name: str, revision: int, phase: str, kind: str = DEPLOYMENT_KIND) -> str:
+    """The name of the Job that runs ``phase``'s hook for ``revision`` of the workload ``name``.
+
+    A Deployment's: ``<name>-<revision>-hook-<phase>``, the name cut to fit 63 characters, as it
+    always was (a run in flight across an upgrade finds its Jobs by that name).
+
+    A StatefulSet's or DaemonSet's: ``<name>-<revision>-sts-hook-<phase>`` or ``-ds-``, so that
+    it shares no Job with a Deployment of the same name. The kind comes after the revision:
+    before ``-hook-``, a Deployment's name ends in a digit and the others' in ``sts`` or ``ds``,
+    so no Deployment name gives a StatefulSet's Job name (the Deployment ``db-sts`` at revision
+    3 has ``db-sts-3-hook-pre``, the StatefulSet ``db`` ``db-3-sts-hook-pre``). A name too long
+    is cut and keeps 8 hex digits of its sha256, so that two long names with the same start
+    keep apart: a 60-character StatefulSet name at revision 12 gives 33 characters of the name,
+    ``-``, 8 digits and ``-12-sts-hook-rollback`` (63 in all).
+    """
+    if kind == DEPLOYMENT_KIND:
+        suffix = f"-{revision}-hook-{phase}"
+        return name[: JOB_NAME_MAX - len(suffix)].rstrip("-.") + suffix
+    if kind not in KIND_SHORT_NAMES:
+        raise ValueError(f"hook Jobs are for a Deployment, StatefulSet or DaemonSet, not a {kind}")
+    suffix = f"-{revision}-{KIND_SHORT_NAMES[kind]}-hook-{phase}"
+    if len(name) + len(suffix) <= JOB_NAME_MAX:
+        return name + suffix
+    digest = hashlib.sha256(name.encode()).hexdigest()[:NAME_DIGEST_CHARS]
+    kept = name[: JOB_NAME_MAX - len(suffix) - NAME_DIGEST_CHARS - 1].rstrip("-.")
+    return f"{kept}-{digest}{suffix}"
 
 
-def hook_labels(deployment_name: str, revision: int, phase: str) -> dict[str, str]:
-    """The labels that find a hook's Job and pod (kubectl get jobs -l openrollout.k8s/hook=pre)."""
-    return {LABEL_DEPLOYMENT: deployment_name, LABEL_PHASE: phase, LABEL_REVISION: str(revision)}
+def hook_labels(name: str, revision: int, phase: str, kind: str = DEPLOYMENT_KIND) -> dict[str, str]:
+    """The labels that find a hook's Job and pod (kubectl get jobs -l openrollout.k8s/hook=pre).
+
+    A StatefulSet's or DaemonSet's also have openrollout.k8s/kind; a Deployment's have no kind
+    label, as before it existed.
+    """
+    labels = {LABEL_DEPLOYMENT: name, LABEL_PHASE: phase, LABEL_REVISION: str(revision)}
+    if kind != DEPLOYMENT_KIND:
+        labels[LABEL_KIND] = kind
+    return labels
+
+
+def hook_job_kind(job: dict[str, Any]) -> str:
+    """The kind of workload a hook Job is for: its openrollout.k8s/kind label, else its owner's
+    kind (a StatefulSet's Job made before the label existed), else Deployment."""
+    metadata = _dict(job.get("metadata"))
+    labelled = _dict(metadata.get("labels")).get(LABEL_KIND)
+    if labelled:
+        return str(labelled)
+    for ref in metadata.get("ownerReferences") or []:
+        if _dict(ref).get("kind") in KIND_SHORT_NAMES:
+            return str(ref["kind"])
+    return DEPLOYMENT_KIND
 
 
 def hook_env(namespace: str, deployment_name: str, revision: int) -> list[dict[str, str]]:
@@ -156,13 +207,16 @@ def hook_job(
     if volumes:
         pod_spec["volumes"] = copy.deepcopy(volumes)
 
-    labels = {**strategy.labels, **hook_labels(name, revision, phase)}
-    job_metadata: dict[str, Any] = {"name": hook_job_name(name, revision, phase), "namespace": namespace}
+    kind = str(workload.get("kind") or DEPLOYMENT_KIND)
+    labels = {**strategy.labels, **hook_labels(name, revision, phase, kind)}
+    job_metadata: dict[str, Any] = {
+        "name": hook_job_name(name, revision, phase, kind),
+        "namespace": namespace,
+    }
     job_metadata["labels"] = dict(labels)
     if strategy.annotations:
         job_metadata["annotations"] = dict(strategy.annotations)
     if metadata.get("uid"):
-        kind = str(workload.get("kind") or "Deployment")
         job_metadata["ownerReferences"] = [
             {"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": metadata["uid"]}
         ]
@@ -377,7 +431,9 @@ def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> list[str]:
 
 
 __all__ = [
+    "KIND_SHORT_NAMES",
     "LABEL_DEPLOYMENT",
+    "LABEL_KIND",
     "LABEL_PHASE",
     "LABEL_REVISION",
     "LOG_TAIL_LINES",
@@ -388,6 +444,7 @@ __all__ = [
     "deployer_rbac",
     "hook_env",
     "hook_job",
+    "hook_job_kind",
     "hook_job_name",
     "hook_labels",
     "hook_source",

@@ -193,7 +193,7 @@ class WorkloadRolloutEngine:
             self.hooks = [
                 {
                     "phase": phase,
-                    "job": hook_job_name(request.name, self.planned_revision or 1, phase),
+                    "job": hook_job_name(request.name, self.planned_revision or 1, phase, self.kind),
                     "planned": True,
                 }
                 for phase, wanted in (("pre", pre), ("post", post and not held))

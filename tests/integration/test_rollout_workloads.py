@@ -152,8 +152,8 @@ def test_statefulset_pre_and_post_hooks(run_task, namespace, apps_v1, batch_v1):
     first = run_task("rollout", {"definition": statefulset(namespace, "db:1"), "strategy": strategy})
     assert_ok(first, True)
     assert [(h["phase"], h["job"], h["succeeded"]) for h in first["hooks"]] == [
-        ("pre", "db-1-hook-pre", True),
-        ("post", "db-1-hook-post", True),
+        ("pre", "db-1-sts-hook-pre", True),
+        ("post", "db-1-sts-hook-post", True),
     ]
 
     # A staged rollout: pre before the write; post waits for the task that finishes it.
@@ -165,14 +165,14 @@ def test_statefulset_pre_and_post_hooks(run_task, namespace, apps_v1, batch_v1):
         "partition": 1,
     }
     check = run_task("rollout", dict(args, strategy=strategy), check=True)
-    assert check["hooks"] == [{"phase": "pre", "job": "db-2-hook-pre", "planned": True}]
+    assert check["hooks"] == [{"phase": "pre", "job": "db-2-sts-hook-pre", "planned": True}]
     staged = run_task("rollout", dict(args, strategy=strategy))
     assert_ok(staged, True)
     assert staged["staged"] is True
-    assert [h["job"] for h in staged["hooks"]] == ["db-2-hook-pre"]
+    assert [h["job"] for h in staged["hooks"]] == ["db-2-sts-hook-pre"]
     order = events(staged)
     assert order.index("hook_finished") < order.index("applied") < order.index("complete")
-    pre = {j.metadata.name: j for j in batch_v1.list_namespaced_job(namespace).items}["db-2-hook-pre"]
+    pre = {j.metadata.name: j for j in batch_v1.list_namespaced_job(namespace).items}["db-2-sts-hook-pre"]
     assert pre.spec.template.spec.containers[0].image == "db:2"
     assert (pre.metadata.owner_references[0].kind, pre.metadata.owner_references[0].name) == (
         "StatefulSet",
@@ -181,12 +181,12 @@ def test_statefulset_pre_and_post_hooks(run_task, namespace, apps_v1, batch_v1):
 
     finish = dict(args, partition=0, strategy=strategy)
     check = run_task("rollout", finish, check=True)
-    assert check["hooks"] == [{"phase": "post", "job": "db-2-hook-post", "planned": True}]
+    assert check["hooks"] == [{"phase": "post", "job": "db-2-sts-hook-post", "planned": True}]
     done = run_task("rollout", finish)
     assert_ok(done, True)
     assert (done["revision"], done["staged"]) == (2, False)
     assert [(h["phase"], h["job"], h["succeeded"]) for h in done["hooks"]] == [
-        ("post", "db-2-hook-post", True)
+        ("post", "db-2-sts-hook-post", True)
     ]
     assert events(done)[-3:] == ["complete", "hook_started", "hook_finished"]
 
@@ -194,9 +194,71 @@ def test_statefulset_pre_and_post_hooks(run_task, namespace, apps_v1, batch_v1):
     assert_ok(again, False)
     assert again["hooks"] == []
     assert {j.metadata.name for j in batch_v1.list_namespaced_job(namespace).items} == {
-        "db-2-hook-pre",
-        "db-2-hook-post",
+        "db-2-sts-hook-pre",
+        "db-2-sts-hook-post",
     }
+
+
+def test_a_deployment_and_a_statefulset_of_one_name_keep_their_hook_jobs(run_task, namespace, batch_v1):
+    hooks = {"timeoutSeconds": 120, "pre": hook("migrate"), "post": hook("smoke")}
+
+    def web(image: str) -> dict:  # a Deployment named db, with pods of its own
+        body = statefulset(namespace, image)
+        body["kind"] = "Deployment"
+        del body["spec"]["serviceName"]
+        body["spec"]["selector"] = {"matchLabels": {"app": "db-web"}}
+        body["spec"]["template"]["metadata"]["labels"] = {"app": "db-web"}
+        return body
+
+    def jobs() -> dict[str, tuple[str | None, str | None, str]]:
+        """Job name -> its owner's kind, its openrollout.k8s/kind label, its uid."""
+        return {
+            j.metadata.name: (
+                j.metadata.owner_references[0].kind if j.metadata.owner_references else None,
+                (j.metadata.labels or {}).get("openrollout.k8s/kind"),
+                j.metadata.uid,
+            )
+            for j in batch_v1.list_namespaced_job(namespace).items
+        }
+
+    deployment_run = {"definition": web("web:1"), "strategy": {"type": "Rolling", "rollingParams": hooks}}
+    assert_ok(run_task("rollout", deployment_run), True)
+    sts = run_task(
+        "rollout", {"definition": statefulset(namespace, "db:1"), "strategy": {"rollingParams": hooks}}
+    )
+    assert_ok(sts, True)
+    assert [(h["job"], h["succeeded"], h["skipped"]) for h in sts["hooks"]] == [
+        ("db-1-sts-hook-pre", True, False),
+        ("db-1-sts-hook-post", True, False),
+    ]
+    first = jobs()
+    # The Deployment's Jobs keep their names (and were neither reused nor deleted by the
+    # StatefulSet's). A pre hook on creation runs before its workload exists: no owner.
+    assert {name: job[:2] for name, job in first.items()} == {
+        "db-1-hook-pre": (None, None),
+        "db-1-hook-post": ("Deployment", None),
+        "db-1-sts-hook-pre": (None, "StatefulSet"),
+        "db-1-sts-hook-post": ("StatefulSet", "StatefulSet"),
+    }
+
+    # Revision 2 of the Deployment: before-hook-creation deletes its own revision 1 Jobs only.
+    again = run_task("rollout", dict(deployment_run, definition=web("web:2")))
+    assert_ok(again, True)
+    assert [h["job"] for h in again["hooks"]] == ["db-2-hook-pre", "db-2-hook-post"]
+    second = jobs()
+    assert set(second) == {"db-2-hook-pre", "db-2-hook-post", "db-1-sts-hook-pre", "db-1-sts-hook-post"}
+    assert second["db-1-sts-hook-pre"] == first["db-1-sts-hook-pre"]
+    assert second["db-1-sts-hook-post"] == first["db-1-sts-hook-post"]
+
+    # And the StatefulSet's revision 2 leaves the Deployment's Jobs alone.
+    args = {"definition": statefulset(namespace, "db:2"), "strategy": {"rollingParams": hooks}}
+    check = run_task("rollout", args, check=True)
+    assert [h["job"] for h in check["hooks"]] == ["db-2-sts-hook-pre", "db-2-sts-hook-post"]
+    assert_ok(run_task("rollout", args), True)
+    third = jobs()
+    assert set(third) == {"db-2-hook-pre", "db-2-hook-post", "db-2-sts-hook-pre", "db-2-sts-hook-post"}
+    assert third["db-2-hook-pre"] == second["db-2-hook-pre"]
+    assert third["db-2-hook-post"] == second["db-2-hook-post"]
 
 
 def test_daemonset_rolling_update_with_max_surge(run_task, namespace, apps_v1, core_v1):
