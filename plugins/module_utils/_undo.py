@@ -39,7 +39,6 @@ from ._revisions import (
     find_new_replica_set,
     images_of,
     next_revision,
-    owned_by,
     revision,
     rollback_patch,
     rollback_refusal,
@@ -50,8 +49,8 @@ from ._rollout import FIELD_MANAGER, GOAL_COMPLETE, Failure, for_diff, selector_
 from ._status import deployment_status
 from ._strategy import Hook, StrategyError, recorded_strategy, validate_hook_against_template
 from ._waiter import DeploymentWaiter, StepFailed, Timeline, WorkloadWaiter
+from ._workload_rollout import forced_rollback_pods
 from ._workloads import (
-    CONTROLLER_REVISION_HASH_LABEL,
     DEPLOYMENT,
     KINDS,
     ROLLING_UPDATE,
@@ -63,7 +62,6 @@ from ._workloads import (
     controller_revision_undo_target,
     find_current_controller_revision,
     next_controller_revision,
-    pod_ready,
     rollout_status,
     undo_history_patch,
 )
@@ -98,7 +96,8 @@ class HookStep:
 class UndoRequest:
     """An undo. ``replace_unready_pods``: for a StatefulSet, delete the pods of other revisions
     that are not ready once the controller has taken the rollback in (Kubernetes' "forced
-    rollback", which kubectl leaves to the user); the rollout module's automatic rollback sets it.
+    rollback", which kubectl leaves to the user); the rollout module's automatic rollback sets it,
+    and the rollout_undo module's option of that name (true there by default).
     ``hooks``: for a Deployment, run the lifecycle hooks recorded with the revisions (the
     rollout_undo module's ``hooks`` option, true there by default)."""
 
@@ -132,8 +131,10 @@ def build_undo_request(params: Dict[str, Any]) -> UndoRequest:
     if kind not in KINDS:
         raise UndoInputError(f"kind must be one of {', '.join(KINDS)}, got {kind}")
     hooks = params.get("hooks")
+    replace = params.get("replace_unready_pods")
     return UndoRequest(
         hooks=True if hooks is None else bool(hooks),
+        replace_unready_pods=True if replace is None else bool(replace),
         kind=kind,
         namespace=str(params.get("namespace") or "default"),
         name=str(params["name"]),
@@ -178,6 +179,7 @@ class Undo:
             self.object_key: None,
             "timeline": self.timeline.events,
             "hooks": [],
+            "deleted_pods": [],
         }
 
     def run(self) -> JSONDict:
@@ -199,9 +201,9 @@ class Undo:
             self.result["diff"] = {"before": for_diff(before), "after": for_diff(after)}
 
     def _wait_failed(
-        self, failure: Failure, now: Optional[JSONDict], number: Any, unchanged: bool
+        self, failure: Failure, now: Optional[JSONDict], number: Any, unchanged: bool, hint: str = ""
     ) -> UndoError:
-        """The UndoError for a failed wait: the reason, and how far the rollback got."""
+        """The UndoError for a failed wait: the reason, how far the rollback got, and ``hint``."""
         self.timeline.event("failed", reason=failure.reason, message=failure.message)
         detail = failure.message
         if not detail.startswith(failure.reason):
@@ -217,7 +219,7 @@ class Undo:
                 f"(now revision {number}) did not complete: {detail}"
             )
         return self._fail(
-            message,
+            message + hint,
             failure={"reason": failure.reason, "message": failure.message},
             **{self.object_key: without_noise(now)},
         )
@@ -503,6 +505,14 @@ class ControllerRevisionUndo(Undo):
 
         if controller_revision_matches(live, target):
             self.timeline.event("unchanged", revision=previous)
+            # A rollback done before without replace_unready_pods (or by kubectl) can be stuck
+            # on the broken revision's pods: they go now, and that is this run's change.
+            if self._forces_rollback():
+                if self.check_mode:
+                    self._plan_pod_deletions(live, target)
+                else:
+                    self._replace_unready_pods(live, target)
+                self.result["changed"] = bool(self.result["deleted_pods"])
             if (
                 request.wait
                 and not self.check_mode
@@ -521,6 +531,8 @@ class ControllerRevisionUndo(Undo):
             after = self._send(controller_revision_patch(target, live["metadata"]["resourceVersion"]), True)
             self._set_diff(live, after)
             self.result["workload"] = without_noise(after)
+            if self._forces_rollback():
+                self._plan_pod_deletions(live, target)
             return self._finish()
 
         self._record_history(target)
@@ -533,7 +545,7 @@ class ControllerRevisionUndo(Undo):
         )
         self._set_diff(live, written)
         self.result["workload"] = without_noise(written)
-        if request.replace_unready_pods and request.kind == STATEFUL_SET:
+        if self._forces_rollback():
             self._replace_unready_pods(written, target)
         if request.wait and self._waitable(written):
             self._wait(written)
@@ -554,6 +566,25 @@ class ControllerRevisionUndo(Undo):
         )
         return False
 
+    def _forces_rollback(self) -> bool:
+        """Kubernetes' forced rollback is for StatefulSets: the DaemonSet controller replaces an
+        unavailable old pod at once, and a Deployment's new ReplicaSet scales up past it."""
+        return self.request.replace_unready_pods and self.request.kind == STATEFUL_SET
+
+    def _pods(self, workload: JSONDict) -> List[JSONDict]:
+        return self.client.list(
+            f"listing the pods of {self.what}",
+            PODS,
+            self.request.namespace,
+            label_selector=selector_string(workload.get("spec", {}).get("selector")),
+        )
+
+    def _plan_pod_deletions(self, live: JSONDict, target: JSONDict) -> None:
+        """Check mode: the pods _replace_unready_pods would delete, as they are now."""
+        pods = forced_rollback_pods(live, self._pods(live), target["metadata"]["name"])
+        if pods:
+            self.result.update(changed=True, deleted_pods=[pod["metadata"]["name"] for pod in pods])
+
     def _replace_unready_pods(self, written: JSONDict, target: JSONDict) -> None:
         """Kubernetes' forced rollback of a StatefulSet: delete the not-ready pods of other revisions.
 
@@ -562,7 +593,7 @@ class ControllerRevisionUndo(Undo):
         blocks the rollback forever. Once the controller has taken the rollback in (its
         updateRevision is the target's), each such pod is deleted with a uid precondition, and
         the controller makes it again at the target revision. Ready pods are left to the
-        controller's rolling update.
+        controller's rolling update, and so are pods below a partition (forced_rollback_pods).
         """
         request, name = self.request, target["metadata"]["name"]
         generation = int(written["metadata"].get("generation") or 0)
@@ -588,24 +619,9 @@ class ControllerRevisionUndo(Undo):
             )
         except WaitTimeout:
             return  # the wait that follows reports what is stuck
-        uid = sts["metadata"]["uid"]
-        pods = self.client.list(
-            f"listing the pods of {self.what}",
-            PODS,
-            request.namespace,
-            label_selector=selector_string(sts.get("spec", {}).get("selector")),
-        )
         replaced = []
-        for pod in pods:
-            metadata = pod.get("metadata") or {}
-            labels = metadata.get("labels") or {}
-            if (
-                not owned_by(pod, uid)
-                or metadata.get("deletionTimestamp")
-                or labels.get(CONTROLLER_REVISION_HASH_LABEL) == name
-                or pod_ready(pod)
-            ):
-                continue
+        for pod in forced_rollback_pods(sts, self._pods(sts), name):
+            metadata = pod["metadata"]
             try:
                 self.client.delete(
                     f"deleting pod {request.namespace}/{metadata['name']} of a failed revision",
@@ -621,6 +637,23 @@ class ControllerRevisionUndo(Undo):
             replaced.append(metadata["name"])
         if replaced:
             self.timeline.event("unready_pods_deleted", pods=sorted(replaced))
+        self.result["deleted_pods"] = sorted(replaced)
+
+    def _stuck_hint(self, now: Optional[JSONDict]) -> str:
+        """After a failed wait without replace_unready_pods: the StatefulSet's unready pods of
+        other revisions that its controller waits on, and the option that deletes them."""
+        if now is None or self.request.kind != STATEFUL_SET or self.request.replace_unready_pods:
+            return ""
+        update = (now.get("status") or {}).get("updateRevision")
+        stuck = forced_rollback_pods(now, self._pods(now), update) if update else []
+        if not stuck:
+            return ""
+        names = ", ".join(pod["metadata"]["name"] for pod in stuck)
+        return (
+            f". Not Ready at another revision: {names}; the StatefulSet controller waits for them "
+            "and does not replace them (Kubernetes' forced rollback): run again with "
+            "replace_unready_pods: true to delete them, or delete them"
+        )
 
     def _record_history(self, target: JSONDict) -> None:
         """Note the target's number on it before the controller renumbers it (_workloads.undo_history)."""
@@ -678,7 +711,7 @@ class ControllerRevisionUndo(Undo):
             now = self._get()
             number = self._current_number(now, self._revisions(now)) if now is not None else None
             raise self._wait_failed(
-                failed.failure, now, number or self.result["revision"], unchanged
+                failed.failure, now, number or self.result["revision"], unchanged, self._stuck_hint(now)
             ) from None
         self.timeline.event("complete")
 

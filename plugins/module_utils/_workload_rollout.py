@@ -6,7 +6,9 @@ import copy
 from typing import Any
 
 from ._fenceposts import FencepostError, is_zero
+from ._revisions import owned_by
 from ._strategy import Strategy, StrategyError
+from ._workloads import CONTROLLER_REVISION_HASH_LABEL, pod_ready
 
 # What the rollout module decides for a StatefulSet or DaemonSet, on plain dicts: how the
 # DeploymentConfig-style ``strategy`` option (and ``partition``) map onto the workload's native
@@ -246,6 +248,55 @@ def fully_rolled_out(kind: str, workload: dict[str, Any]) -> bool:
     return partition_of(workload) == 0 or (bool(update) and status.get("currentRevision") == update)
 
 
+def pod_ordinal(statefulset_name: str, pod: dict[str, Any]) -> int | None:
+    """A StatefulSet pod's ordinal: its apps.kubernetes.io/pod-index label, else its name's end
+    (db-2: 2); None when neither says."""
+    metadata = pod.get("metadata") or {}
+    index = (metadata.get("labels") or {}).get("apps.kubernetes.io/pod-index")
+    if isinstance(index, str) and index.isdigit():
+        return int(index)
+    name = str(metadata.get("name") or "")
+    prefix = f"{statefulset_name}-"
+    tail = name[len(prefix) :] if name.startswith(prefix) else ""
+    return int(tail) if tail.isdigit() else None
+
+
+def forced_rollback_pods(
+    statefulset: dict[str, Any], pods: list[dict[str, Any]], revision_name: str
+) -> list[dict[str, Any]]:
+    """The pods Kubernetes' forced rollback deletes once ``statefulset`` is back at the
+    ControllerRevision ``revision_name``, by name.
+
+    With a broken revision, the controller waits for its pod to be Running and Ready before it
+    replaces anything, so reverting the template is not enough: the pods already made from the
+    broken revision must be deleted, and the controller makes them again from the reverted one
+    (the StatefulSet documentation's "Forced rollback"). They are the pods the StatefulSet
+    controls (controller reference to its uid), not being deleted, not Ready, at another revision
+    (label controller-revision-hash), at an ordinal the controller rolls to ``revision_name``.
+    Below a RollingUpdate partition a deleted pod comes back at the current revision, so those
+    stay. 3 replicas, db-2 in CrashLoopBackOff at the broken revision, db-0 and db-1 Ready at the
+    good one: [db-2]. The same with partition 3: [] (the partition holds every ordinal back).
+    """
+    uid = str((statefulset.get("metadata") or {}).get("uid") or "")
+    partition = partition_of(statefulset) if update_strategy_type(statefulset) == ROLLING_UPDATE else 0
+    name = str((statefulset.get("metadata") or {}).get("name") or "")
+    chosen = []
+    for pod in pods:
+        metadata = pod.get("metadata") or {}
+        if (
+            not owned_by(pod, uid)
+            or metadata.get("deletionTimestamp")
+            or (metadata.get("labels") or {}).get(CONTROLLER_REVISION_HASH_LABEL) == revision_name
+            or pod_ready(pod)
+        ):
+            continue
+        ordinal = pod_ordinal(name, pod)
+        if partition > 0 and (ordinal is None or ordinal < partition):
+            continue
+        chosen.append(pod)
+    return sorted(chosen, key=lambda pod: str(pod["metadata"].get("name")))
+
+
 def staged_rollout_under_way(workload: dict[str, Any] | None) -> bool:
     """A StatefulSet some of whose pods are still at an older revision (currentRevision behind
     updateRevision), for example held back by a partition."""
@@ -264,9 +315,11 @@ __all__ = [
     "WORKLOAD_KINDS",
     "check_workload_hooks",
     "dropped_fields",
+    "forced_rollback_pods",
     "fully_rolled_out",
     "merge_update_strategy",
     "partition_of",
+    "pod_ordinal",
     "staged_rollout_under_way",
     "statefulset_update_order",
     "update_strategy_type",

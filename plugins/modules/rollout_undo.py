@@ -38,6 +38,13 @@ description:
     after O(timeout_seconds) without progress.
   - A StatefulSet or DaemonSet with updateStrategy C(OnDelete) is rolled back but not waited
     for, with a warning. Its pods take the template only when they are deleted.
+  - A StatefulSet stuck on a broken revision (its new pod in C(CrashLoopBackOff) or
+    C(ImagePullBackOff)) does not roll back by its template alone. Its controller waits for that
+    pod to be Running and Ready before it replaces anything, which never happens (the Kubernetes
+    documentation's "Forced rollback", kubernetes/kubernetes#67250). C(kubectl rollout undo)
+    leaves it stuck. With O(replace_unready_pods=true), the default, this module deletes those
+    pods once the template is back, and the controller makes them again from the restored
+    revision.
   - The write is guarded by the resourceVersion it was computed from. A concurrent change
     makes the module read again and recompute.
   - For a Deployment, the lifecycle hooks recorded with the revisions run (O(hooks)).
@@ -58,6 +65,8 @@ attributes:
     details:
       - The patch is sent as a server dry run. The result has the revision the rollback would get and
         the Deployment as it would be. Nothing is written.
+      - For a StatefulSet, RV(deleted_pods) lists the pods O(replace_unready_pods) would delete, as
+        they are at that moment.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
@@ -75,6 +84,9 @@ attributes:
         writes on the ControllerRevision for that purpose.
       - Without O(to_revision), each run goes back one revision, as C(kubectl rollout undo) does.
         Running it twice returns to where it started.
+      - The pods O(replace_unready_pods) deletes come back at the restored revision, so a second
+        run finds none to delete. A run that finds the template already restored, but pods of the
+        broken revision still blocking the StatefulSet, deletes them and reports a change.
 options:
   name:
     description:
@@ -130,12 +142,35 @@ options:
       - When V(false), no hook runs. Hooks also need O(wait=true).
     type: bool
     default: true
+  replace_unready_pods:
+    description:
+      - For a StatefulSet, Kubernetes' forced rollback. Once the template is back and the
+        controller has seen it, delete the pods that are not Ready and are at another revision
+        than the restored one. The controller then makes them again from the restored revision.
+        Without this, such a pod (for example in C(CrashLoopBackOff)) blocks the rollback
+        forever, as it does for C(kubectl rollout undo), and the task fails after
+        O(timeout_seconds) with a message that names the pods and this option.
+      - Only pods that are not Ready go, so no serving pod is lost. Ready pods are replaced by the
+        controller's rolling update, one at a time. Pods below a RollingUpdate partition stay,
+        because the controller would make them again at the revision they have. Each delete is
+        guarded by the pod's uid.
+      - This is what M(openrollout.k8s.rollout) does when it rolls a failed StatefulSet back by
+        itself, and the step the Kubernetes documentation asks for after reverting a template.
+        It is on by default because a rollback that never completes is never what is wanted. Set
+        V(false) to delete nothing and keep C(kubectl rollout undo)'s behaviour.
+      - For a Deployment or a DaemonSet it changes nothing. Their controllers replace unready
+        pods of the revision left behind by themselves. A Deployment's ReplicaSet scales its
+        unready pods down first, and the DaemonSet controller deletes an unavailable old pod at
+        once.
+    type: bool
+    default: true
+    aliases: [force_rollback]
 notes:
   - A failed wait does not roll anything further back. The message says how far the rollback got.
   - Lifecycle hooks are run for Deployments only. StatefulSets and DaemonSets have no recorded
     strategy.
   - For StatefulSets and DaemonSets, the module needs permission to read and patch
-    ControllerRevisions too.
+    ControllerRevisions too, and for O(replace_unready_pods) to list, watch and delete pods.
 seealso:
   - module: openrollout.k8s.rollout
     description: Rolls out a new revision, and rolls back by itself when that fails.
@@ -170,6 +205,21 @@ EXAMPLES = r"""
     kind: StatefulSet
     name: db
     namespace: shop
+
+- name: A StatefulSet stuck on a crash-looping revision back to revision 1 (its unready pods are replaced)
+  openrollout.k8s.rollout_undo:
+    kind: StatefulSet
+    name: db
+    namespace: shop
+    to_revision: 1
+    timeout_seconds: 300
+
+- name: Roll a StatefulSet back as kubectl does, deleting no pod
+  openrollout.k8s.rollout_undo:
+    kind: StatefulSet
+    name: db
+    namespace: shop
+    replace_unready_pods: false
 
 - name: Show what revision 3 would bring back
   openrollout.k8s.rollout_undo:
@@ -227,7 +277,8 @@ timeline:
     - Timestamped events. C(applied) (with C(to_revision), C(revision) and C(images)), C(replicas)
       (for a Deployment the new and old ReplicaSets' replicas, ready and available; for a StatefulSet
       or DaemonSet the desired, updated, ready and available pods; at each change), C(complete),
-      C(unchanged) and C(failed); C(hook_started), C(hook_finished) and C(hook_skipped) around hooks.
+      C(unchanged) and C(failed); C(hook_started), C(hook_finished) and C(hook_skipped) around hooks;
+      C(unready_pods_deleted) (with C(pods)) when O(replace_unready_pods) deleted pods.
   returned: always
   type: list
   elements: dict
@@ -245,6 +296,16 @@ hooks:
   sample:
     - {phase: pre, job: web-5-hook-pre, failure_policy: Abort, attempts: 1, succeeded: true,
        skipped: false, exit_code: 0, reason: Completed, log_tail: []}
+deleted_pods:
+  description:
+    - The pods of a StatefulSet that O(replace_unready_pods) deleted, by name (sorted). The
+      controller makes them again from the restored revision.
+    - In check mode, the pods it would delete.
+    - Empty for a Deployment or DaemonSet, and when nothing blocked the StatefulSet.
+  returned: always
+  type: list
+  elements: str
+  sample: [db-2]
 failure:
   description: Why the wait failed. C(reason) is for example C(CrashLoopBackOff), C(ProgressDeadlineExceeded) or C(Timeout).
   returned: when the wait fails
@@ -289,6 +350,7 @@ UNDO_ARG_SPEC = {
     "wait_timeout": {"type": "int"},
     "timeout_seconds": {"type": "int", "default": DEFAULT_TIMEOUT_SECONDS},
     "hooks": {"type": "bool", "default": True},
+    "replace_unready_pods": {"type": "bool", "default": True, "aliases": ["force_rollback"]},
 }
 
 

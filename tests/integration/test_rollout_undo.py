@@ -417,3 +417,113 @@ def test_daemonset_rollback_to_a_broken_revision_fails_fast(run_task, kubectl, a
         "CrashLoopBackOff: agent-"
     )
     assert [e["event"] for e in result["timeline"] if e["event"] != "replicas"] == ["applied", "failed"]
+
+
+# --- A StatefulSet stuck on a broken revision: Kubernetes' forced rollback ----------------------
+
+
+def stuck_statefulset(run_task, core_v1: client.CoreV1Api, namespace: str) -> dict[str, str]:
+    """db at revision 1 (3 Ready pods), then revision 2 crash-looping, left as it is: the
+    OrderedReady controller replaced db-2 and waits for it for ever. Pod name -> uid."""
+    body = workload("StatefulSet", "db", "registry.example/db:1")
+    body["metadata"]["namespace"] = namespace
+    assert_ok(run_task("rollout", {"definition": body}), True)
+    body["spec"]["template"]["metadata"]["labels"].update(NEVER_READY)
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example/db:2"
+    failed = run_task("rollout", {"definition": body, "rollback_on_failure": False})
+    assert failed["failed"] and not failed.get("rolled_back")
+    assert failed["failure"]["reason"] == "CrashLoopBackOff"
+    return db_pods(core_v1, namespace)
+
+
+def db_pods(core_v1: client.CoreV1Api, namespace: str) -> dict[str, str]:
+    pods = core_v1.list_namespaced_pod(namespace, label_selector="app=db").items
+    return {p.metadata.name: p.metadata.uid for p in pods if not p.metadata.deletion_timestamp}
+
+
+def db_at_revision_1(apps_v1: client.AppsV1Api, core_v1: client.CoreV1Api, kubectl, namespace: str) -> None:
+    status = kubectl("-n", namespace, "rollout", "status", "statefulset/db", "--watch=false")
+    assert status.returncode == 0, status.stderr
+    live = apps_v1.read_namespaced_stateful_set("db", namespace)
+    assert (live.status.ready_replicas, live.status.current_revision) == (3, live.status.update_revision)
+    pods = core_v1.list_namespaced_pod(namespace, label_selector="app=db").items
+    assert sorted((p.metadata.name, p.spec.containers[0].image) for p in pods) == [
+        (f"db-{i}", "registry.example/db:1") for i in range(3)
+    ]
+
+
+def test_stuck_statefulset_undo_replaces_the_unready_pods(run_task, kubectl, apps_v1, core_v1, namespace):
+    before = stuck_statefulset(run_task, core_v1, namespace)
+    args = {"kind": "StatefulSet", "name": "db", "namespace": namespace, "to_revision": 1}
+
+    check = run_task("rollout_undo", args, check=True)
+    assert_ok(check, True)
+    assert check["deleted_pods"] == ["db-2"]
+    assert db_pods(core_v1, namespace) == before  # nothing deleted
+    assert (
+        "openrollout.test/never-ready"
+        in apps_v1.read_namespaced_stateful_set("db", namespace).spec.template.metadata.labels
+    )
+
+    # replace_unready_pods is on by default; wait_timeout bounds the whole rollback.
+    real = run_task("rollout_undo", dict(args, wait_timeout=120))
+    assert_ok(real, True)
+    assert (real["previous_revision"], real["rolled_back_to"], real["revision"]) == (2, 1, 3)
+    assert real["deleted_pods"] == ["db-2"]
+    assert [e["event"] for e in real["timeline"] if e["event"] != "replicas"] == [
+        "applied",
+        "unready_pods_deleted",
+        "complete",
+    ]
+    db_at_revision_1(apps_v1, core_v1, kubectl, namespace)
+    after = db_pods(core_v1, namespace)
+    assert after["db-2"] != before["db-2"]
+    assert {n: after[n] for n in ("db-0", "db-1")} == {n: before[n] for n in ("db-0", "db-1")}
+
+    again_check = run_task("rollout_undo", args, check=True)
+    assert_ok(again_check, False)
+    assert again_check["deleted_pods"] == []
+    again = run_task("rollout_undo", args)
+    assert_ok(again, False)
+    assert (again["revision"], again["deleted_pods"]) == (3, [])
+    assert db_pods(core_v1, namespace) == after
+
+
+def test_stuck_statefulset_undo_without_replacing_pods_names_the_option(
+    run_task, kubectl, apps_v1, core_v1, namespace
+):
+    before = stuck_statefulset(run_task, core_v1, namespace)
+    args = {"kind": "StatefulSet", "name": "db", "namespace": namespace, "to_revision": 1}
+
+    # As kubectl rollout undo: the template comes back, db-2 blocks the controller.
+    stuck = run_task("rollout_undo", dict(args, replace_unready_pods=False, timeout_seconds=10))
+    assert stuck["failed"] and stuck["changed"]
+    assert stuck["failure"]["reason"] == "Timeout"
+    assert stuck["deleted_pods"] == []
+    assert stuck["msg"].startswith(
+        f"rollback of StatefulSet {namespace}/db to revision 1 (now revision 3) did not complete: "
+        "Timeout: no progress for 10s (timeoutSeconds)"
+    )
+    assert stuck["msg"].endswith(
+        ". Not Ready at another revision: db-2; the StatefulSet controller waits for them and does "
+        "not replace them (Kubernetes' forced rollback): run again with replace_unready_pods: true "
+        "to delete them, or delete them"
+    )
+    assert db_pods(core_v1, namespace) == before
+
+    # Run again with the option (its alias here): the template is back already, so the pods
+    # are the whole change.
+    check = run_task("rollout_undo", dict(args, force_rollback=True), check=True)
+    assert_ok(check, True)
+    assert check["deleted_pods"] == ["db-2"]
+    assert db_pods(core_v1, namespace) == before
+    fixed = run_task("rollout_undo", dict(args, force_rollback=True, wait_timeout=120))
+    assert_ok(fixed, True)
+    assert (fixed["revision"], fixed["deleted_pods"]) == (3, ["db-2"])
+    assert [e["event"] for e in fixed["timeline"] if e["event"] != "replicas"] == [
+        "unchanged",
+        "unready_pods_deleted",
+        "complete",
+    ]
+    db_at_revision_1(apps_v1, core_v1, kubectl, namespace)
+    assert_ok(run_task("rollout_undo", dict(args, force_rollback=True)), False)

@@ -125,6 +125,9 @@ def test_build_undo_request_defaults():
     assert (request.kind, request.namespace, request.name) == ("Deployment", "default", "web")
     assert request.to_revision is None  # 0 means the previous revision, as for kubectl
     assert (request.wait, request.wait_timeout, request.timeout_seconds) == (True, None, 600)
+    # The forced rollback of a StatefulSet is on unless turned off.
+    assert request.replace_unready_pods is True
+    assert build_undo_request({"name": "db", "replace_unready_pods": False}).replace_unready_pods is False
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,11 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import S
 from ansible_collections.openrollout.k8s.plugins.module_utils._workload_rollout import (
     check_workload_hooks,
     dropped_fields,
+    forced_rollback_pods,
     fully_rolled_out,
     merge_update_strategy,
     partition_of,
+    pod_ordinal,
     staged_rollout_under_way,
     statefulset_update_order,
     update_strategy_type,
@@ -456,3 +458,71 @@ def test_build_request_errors_for_workloads(given, message):
     with pytest.raises(RolloutInputError) as exc:
         build_request(given)
     assert str(exc.value) == message
+
+
+# --- Kubernetes' forced rollback: the pods a StatefulSet's controller waits on forever ----------
+
+
+def sts(update_strategy: dict | None = None) -> dict:
+    spec: dict = {"replicas": 3}
+    if update_strategy is not None:
+        spec["updateStrategy"] = update_strategy
+    return {"kind": "StatefulSet", "metadata": {"name": "db", "uid": "u1"}, "spec": spec}
+
+
+def pod(name: str, revision: str = "db-bad", ready: bool = False, owner: str = "u1", **metadata) -> dict:
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {"controller-revision-hash": revision},
+            "ownerReferences": [{"kind": "StatefulSet", "uid": owner, "controller": True}],
+            **metadata,
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+@pytest.mark.parametrize(
+    "workload, pods, expected",
+    [
+        # db-2 crash-loops at the broken revision, db-0 and db-1 are Ready at the good one.
+        (sts(), [pod("db-0", "db-good", True), pod("db-1", "db-good", True), pod("db-2")], ["db-2"]),
+        # Ready pods of another revision are the controller's rolling update's, not ours.
+        (sts(), [pod("db-1", ready=True), pod("db-2")], ["db-2"]),
+        # At the target revision already (a new pod still starting): left alone.
+        (sts(), [pod("db-2", "db-good")], []),
+        # Being deleted, or not the StatefulSet's (another owner, or none as controller).
+        (sts(), [pod("db-2", deletionTimestamp="2026-11-23T10:00:00Z"), pod("db-1", owner="u2")], []),
+        # Sorted by name, whatever the list's order.
+        (sts(), [pod("db-2"), pod("db-10"), pod("db-1")], ["db-1", "db-10", "db-2"]),
+        # Below a partition a deleted pod comes back at the current revision: it stays.
+        (
+            sts({"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}),
+            [pod("db-1"), pod("db-2")],
+            ["db-2"],
+        ),
+        (sts({"type": "RollingUpdate", "rollingUpdate": {"partition": 3}}), [pod("db-1"), pod("db-2")], []),
+        # OnDelete has no partition: every such pod goes (the controller makes it at the target).
+        (
+            sts({"type": "OnDelete", "rollingUpdate": {"partition": 3}}),
+            [pod("db-1"), pod("db-2")],
+            ["db-1", "db-2"],
+        ),
+    ],
+)
+def test_forced_rollback_pods(workload, pods, expected):
+    assert [p["metadata"]["name"] for p in forced_rollback_pods(workload, pods, "db-good")] == expected
+
+
+@pytest.mark.parametrize(
+    "metadata, expected",
+    [
+        ({"name": "db-2"}, 2),
+        ({"name": "db-12"}, 12),
+        ({"name": "db-2", "labels": {"apps.kubernetes.io/pod-index": "7"}}, 7),
+        ({"name": "other-2"}, None),
+        ({"name": "db-x"}, None),
+    ],
+)
+def test_pod_ordinal(metadata, expected):
+    assert pod_ordinal("db", {"metadata": metadata}) == expected
