@@ -109,7 +109,7 @@ class DeploymentWaiter:
                 DEPLOYMENTS, self.namespace, {"field_selector": f"metadata.name={self.name}"}
             ),
             "replica_sets": Source(REPLICA_SETS, self.namespace, selectors),
-            "pods": Source(PODS, self.namespace, selectors),
+            "pods": Source(PODS, self.namespace, selectors, keep=pod_for_wait),
         }
         tracker = ProgressTracker(timeout_seconds, self.client.clock())
 
@@ -184,7 +184,7 @@ class WorkloadWaiter:
         sources = {
             "workload": Source(resource, self.namespace, {"field_selector": f"metadata.name={self.name}"}),
             "revisions": Source(CONTROLLER_REVISIONS, self.namespace, selectors),
-            "pods": Source(PODS, self.namespace, selectors),
+            "pods": Source(PODS, self.namespace, selectors, keep=pod_for_wait),
         }
         tracker = ProgressTracker(timeout_seconds, self.client.clock())
         last_counts: List[Optional[JSONDict]] = [None]
@@ -256,6 +256,17 @@ def observed(workload: JSONDict) -> bool:
     return bool(int((workload.get("status") or {}).get("observedGeneration") or 0) >= int(generation))
 
 
+def pod_for_wait(pod: JSONDict) -> JSONDict:
+    """What a wait needs of a pod: its metadata (owners, labels, deletion) and status.
+
+    The spec and managedFields are most of a pod's size and never read by the waits (about
+    25 MiB for 1,000 pods in full, 7.5 MiB without them).
+    """
+    metadata = dict(pod.get("metadata") or {})
+    metadata.pop("managedFields", None)
+    return {"metadata": metadata, "status": pod.get("status") or {}}
+
+
 def _pod_state(pod: JSONDict) -> tuple[str, str, bool]:
     """A pod's name, phase and readiness: a change in any is progress."""
     status = pod.get("status") or {}
@@ -273,4 +284,5 @@ __all__ = [
     "Timeline",
     "WorkloadWaiter",
     "observed",
+    "pod_for_wait",
 ]
