@@ -17,7 +17,7 @@ import copy
 import json
 import secrets
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ._client import (
     APPLY_PATCH,
@@ -94,6 +94,19 @@ JSONDict = Dict[str, Any]
 # that a run that stopped (stop_before, or killed) can go on: JSON, removed when the rollout ends.
 # It is written together with the new template, so no moment has the one without the other.
 
+# The failure reason of an API error (a ClientError: 403, 409 after the retries, 422, the API
+# unreachable for longer than the client's retries) once this run has written to the object:
+# from there on it takes the path of a failed step (rollback per rollback_on_failure, the state
+# in the message). Before any write, an API error fails the task with its message alone.
+REASON_API_ERROR = "APIError"
+
+
+def api_failure(exc: Union[StepFailed, ClientError]) -> Failure:
+    """The Failure of a failed step, or of an API error (reason APIError)."""
+    if isinstance(exc, StepFailed):
+        return exc.failure
+    return Failure(REASON_API_ERROR, str(exc))
+
 
 class RolloutError(Exception):
     """The rollout failed; ``result`` is the module result so far (for fail_json)."""
@@ -144,6 +157,10 @@ class RolloutEngine:
         self.owned_template: Optional[JSONDict] = None
         self.state_written: Optional[str] = None
         self.apply_state: Optional[str] = None
+        # Has this run written to the Deployment (its past the point of no return for API errors),
+        # and has its rollback been written (the template is the previous one's again)?
+        self.wrote = False
+        self.rollback_written = False
         self.waiter.guard = self._superseded
 
     # --- reading ------------------------------------------------------------------------
@@ -191,6 +208,7 @@ class RolloutEngine:
         )
         if written is None:
             raise ClientError(f"{what}: {self.what} was deleted", 404)
+        self.wrote = True
         return written
 
     def _control(
@@ -243,6 +261,7 @@ class RolloutEngine:
             return self._write(live, False, replicas, state)
 
         written = self.client.retry_on_conflict(attempt, "apply")
+        self.wrote = True
         if self.change.template:
             self.owning = self.template_written = True
             if self.strategy.type != STRATEGY_CUSTOM:  # a deployer may change the template itself
@@ -403,18 +422,22 @@ class RolloutEngine:
                 # Before the pre hook runs: of two runs started at once, one runs its hooks.
                 self._claim(live)
             self._run_hook("pre", strategy)
-        except StepFailed as failed:
-            self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
-            if failed.failure.reason == REASON_SUPERSEDED:
-                now = self._get()
+        except (StepFailed, ClientError) as exc:
+            if isinstance(exc, ClientError) and not self.wrote:
+                raise  # nothing written (the claim was refused, or not made): the API's message alone
+            failure = api_failure(exc)
+            self.timeline.event("failed", reason=failure.reason, message=failure.message)
+            if failure.reason == REASON_SUPERSEDED:
+                now, now_text = self._state_now()
                 raise RolloutError(
-                    f"{failed.failure.message}. This run changed nothing: {self._state_text(now)}",
-                    self._result(False, deployment=now, failure=failed.failure),
+                    f"{failure.message}. This run changed nothing: {now_text}",
+                    self._result(False, deployment=now, failure=failure),
                 ) from None
-            self._release()
+            unmarked = self._try(self._release)
+            note = f" (its run label could not be removed: {unmarked})" if unmarked else ""
             raise RolloutError(
-                f"{failed.failure.message}. The Deployment was not changed: {self._state_text(live)}",
-                self._result(True, deployment=live, failure=failed.failure),
+                f"{failure.message}. The Deployment was not changed{note}: {self._state_text(live)}",
+                self._result(True, deployment=live, failure=failure),
             ) from None
         try:
             if not request.wait:
@@ -426,9 +449,12 @@ class RolloutEngine:
             else:
                 phases = rollout_phases(strategy.type, self.plan["canary"])
                 self._run_phases(phases, phases[0], strategy)
-        except StepFailed as failed:
-            self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
-            self._fail(failed.failure, strategy)
+        except (StepFailed, ClientError) as exc:
+            if isinstance(exc, ClientError) and not self.wrote:
+                raise  # nothing written yet: the API's message alone
+            failure = api_failure(exc)
+            self.timeline.event("failed", reason=failure.reason, message=failure.message)
+            self._fail(failure, strategy)
         final_deployment = self._get()
         if final_deployment is not None and request.wait and not self.stopped_before:
             self.planned_revision = revision(final_deployment)
@@ -542,9 +568,12 @@ class RolloutEngine:
             if strategy.type != STRATEGY_CUSTOM:
                 self.owned_template = copy.deepcopy(live["spec"]["template"])
             self._run_phases(phases, start, strategy)
-        except StepFailed as failed:
-            self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
-            self._fail(failed.failure, strategy)
+        except (StepFailed, ClientError) as exc:
+            if isinstance(exc, ClientError) and not self.wrote:
+                raise  # the claim was refused: nothing written
+            failure = api_failure(exc)
+            self.timeline.event("failed", reason=failure.reason, message=failure.message)
+            self._fail(failure, strategy)
         return self._result(True, deployment=self._get())
 
     def _save_state(self, next_phase: str) -> None:
@@ -746,20 +775,19 @@ class RolloutEngine:
         cause = f"rollout of {self.what} to revision {self.planned_revision} failed: {detail}"
         if failure.reason == REASON_SUPERSEDED:
             # Rolling back would undo the other writer's change: the last writer wins.
-            now = self._get()
+            now, state = self._state_now()
             done = (
                 "Nothing was rolled back, so as not to undo the other change"
                 if self.template_written
                 else "This run had not written its template yet; nothing was rolled back"
             )
             raise RolloutError(
-                f"{cause}. {done}: {self._state_text(now)}; run this task again once the other "
+                f"{cause}. {done}: {state}; run this task again once the other "
                 "rollout is done to roll out this one",
                 self._result(self.template_written, deployment=now, failure=failure),
             )
         if not self.request.rollback_on_failure or previous_rs is None:
-            now = self._get()
-            state = self._state_text(now)
+            now, state = self._state_now()
             if previous_rs is None:
                 advice = "there is no previous revision to roll back to; fix the definition and run again"
             else:
@@ -772,16 +800,20 @@ class RolloutEngine:
             )
         try:
             rolled_back = self._roll_back(strategy, previous_rs)
-            if self.claimed:
-                self._release()
         except (StepFailed, ClientError) as exc:
-            now = self._get()
-            message = exc.failure.message if isinstance(exc, StepFailed) else str(exc)
+            now, state = self._state_now()
+            message = api_failure(exc).message
             raise RolloutError(
                 f"{cause}. The rollback to revision {revision(previous_rs)} did not complete either: "
-                f"{message}. {self._state_text(now)}; see kubectl rollout status and kubectl rollout history",
+                f"{message}. {state}; {self._how_to_continue(exc, previous_rs, now)}",
                 self._result(True, deployment=now, failure=failure),
             ) from None
+        if self.claimed:
+            unmarked = self._try(self._release)
+            if unmarked:
+                self.warnings.append(
+                    f"the rollback is complete, but its run label stays on {self.what}: {unmarked}"
+                )
         images = ", ".join(
             f"{name}={image}" for name, image in sorted(images_of(previous_rs["spec"]["template"]).items())
         )
@@ -849,6 +881,7 @@ class RolloutEngine:
                 raise
 
         self.client.retry_on_conflict(attempt, "rollback")
+        self.rollback_written = True
         self.timeline.event("rollback_started", to_revision=revision(previous_rs), replicas=previous_replicas)
         # The rollback gets its own time: wait_timeout bounded the rollout, not the way back.
         self.waiter.set_deadline(None)
@@ -867,6 +900,49 @@ class RolloutEngine:
         return (
             f"{self.what} is at revision {revision(deployment) or '?'} ({images}) with "
             f"{status.get('availableReplicas') or 0}/{desired_replicas(deployment)} pods available"
+        )
+
+    def _state_now(self) -> Tuple[Optional[JSONDict], str]:
+        """The Deployment as it is now and its state in words; read for a failure's message, so
+        an API error reading it is said, not raised."""
+        try:
+            now = self._get()
+        except ClientError as exc:
+            return None, f"The state of {self.what} could not be read ({exc})"
+        return now, self._state_text(now)
+
+    def _try(self, action: Callable[[], Any]) -> Optional[str]:
+        """Run a clean-up ``action`` after a failure; its API error, if any, as text."""
+        try:
+            action()
+        except ClientError as exc:
+            return str(exc)
+        return None
+
+    def _how_to_continue(
+        self, exc: Union[StepFailed, ClientError], previous_rs: JSONDict, now: Optional[JSONDict]
+    ) -> str:
+        """After a rollback that did not complete: what is left to do, and the command for it."""
+        target = revision(previous_rs)
+        ref = f"deployment/{self.request.name} -n {self.request.namespace}"
+        if isinstance(exc, StepFailed):  # written, then the previous revision failed to come back
+            return "see kubectl rollout status and kubectl rollout history"
+        if self.rollback_written:
+            return (
+                f"the rollback was written (the template is revision {target}'s again) and the "
+                f"Deployment controller goes on with it: follow it with kubectl rollout status {ref}"
+            )
+        paused = bool((now or {}).get("spec", {}).get("paused"))
+        resume = (
+            f"it is paused: resume it (openrollout.k8s.rollout_control with action: resume, or "
+            f"kubectl rollout resume {ref}), then "
+            if paused
+            else ""
+        )
+        return (
+            f"nothing was rolled back; {resume}roll it back with kubectl rollout undo {ref} "
+            f"--to-revision={target} (or openrollout.k8s.rollout_undo), or run this task again "
+            "once the API accepts it, to go on with the rollout"
         )
 
     # --- result -------------------------------------------------------------------------

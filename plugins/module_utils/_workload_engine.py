@@ -17,10 +17,10 @@ from __future__ import annotations
 #                   (Kubernetes' forced rollback), since OrderedReady waits on them forever.
 import dataclasses
 import time
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ._client import CONTROLLER_REVISIONS, RESOURCES_BY_KIND, ClientError, KubeClient
-from ._engine import RolloutEngine, RolloutError, write_object
+from ._engine import RolloutEngine, RolloutError, api_failure, write_object
 from ._hook_runner import HookRunner, run_hook_step
 from ._hooks import hook_job, hook_job_name, hook_source
 from ._revisions import images_of
@@ -94,6 +94,9 @@ class WorkloadRolloutEngine:
         self.steps: List[JSONDict] = []
         self.staged = False
         self.rollback_hook_failure: Optional[str] = None
+        # Has this run written the workload? From there on an API error is a failed step
+        # (reason APIError: rollback per rollback_on_failure); before, the API's message alone.
+        self.written = False
 
     # --- reading and writing ------------------------------------------------------------
 
@@ -212,6 +215,7 @@ class WorkloadRolloutEngine:
             ) from None
         try:
             self.client.retry_on_conflict(lambda: self._write(self._get(), False), "apply")
+            self.written = True
             applied: JSONDict = {"revision": self.planned_revision, "update_strategy": update_type}
             if self.kind == STATEFUL_SET:
                 applied["partition"] = partition_of(desired)
@@ -235,9 +239,12 @@ class WorkloadRolloutEngine:
                     if staged_before:
                         self.planned_revision = self._current_number(final) or self.planned_revision
                     self._run_hook("post")
-        except StepFailed as failed:
-            self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
-            self._fail(failed.failure)
+        except (StepFailed, ClientError) as exc:
+            if isinstance(exc, ClientError) and not self.written:
+                raise  # nothing written: the API's message alone
+            failure = api_failure(exc)
+            self.timeline.event("failed", reason=failure.reason, message=failure.message)
+            self._fail(failure)
         final = self._get()
         if request.wait and final is not None:
             self.planned_revision = self._current_number(final) or self.planned_revision
@@ -282,7 +289,7 @@ class WorkloadRolloutEngine:
         cause = f"rollout of {self.what} to revision {self.planned_revision} failed: {detail}"
         target = self.rollback_to
         if not self.request.rollback_on_failure or target is None:
-            now = self._get()
+            now, state = self._state_now()
             if target is None and self.before is None:
                 advice = "there is no previous revision to roll back to; fix the definition and run again"
             elif target is None:
@@ -292,9 +299,7 @@ class WorkloadRolloutEngine:
                     f"rollback_on_failure is false, so it was left as it is; roll it back with "
                     f"openrollout.k8s.rollout_undo (to revision {target}) or run again with a fix"
                 )
-            raise RolloutError(
-                f"{cause}. {self._state_text(now)}; {advice}", self._result(True, now, failure=failure)
-            )
+            raise RolloutError(f"{cause}. {state}; {advice}", self._result(True, now, failure=failure))
         try:
             self._run_hook("rollback")
         except StepFailed as failed:
@@ -319,15 +324,16 @@ class WorkloadRolloutEngine:
             undone = undo.run()
         except (UndoError, ClientError) as exc:
             self._merge(undo_timeline)
-            now = self._get()
+            now, state = self._state_now()
+            written = any(event["event"] == "applied" for event in undo_timeline.events)
             raise RolloutError(
                 f"{cause}. The rollback to revision {target} did not complete either: {exc}. "
-                f"{self._state_text(now)}; see kubectl rollout status and kubectl rollout history",
+                f"{state}; {self._how_to_continue(exc, target, written)}",
                 self._result(True, now, failure=failure),
             ) from None
         self._merge(undo_timeline)
         self.timeline.event("rolled_back", revision=undone.get("revision"))
-        now = self._get()
+        now, _ = self._state_now()
         template = (now or {}).get("spec", {}).get("template") or {}  # the target's, now
         images = ", ".join(f"{name}={image}" for name, image in sorted(images_of(template).items()))
         hook_note = (
@@ -346,6 +352,31 @@ class WorkloadRolloutEngine:
         renamed = {"applied": "rollback_applied", "complete": "rollback_complete"}
         for event in undo_timeline.events:
             self.timeline.events.append({**event, "event": renamed.get(event["event"], event["event"])})
+
+    def _state_now(self) -> Tuple[Optional[JSONDict], str]:
+        """The workload as it is now and its state in words; read for a failure's message, so
+        an API error reading it is said, not raised."""
+        try:
+            now = self._get()
+            return now, self._state_text(now)
+        except ClientError as exc:
+            return None, f"The state of {self.what} could not be read ({exc})"
+
+    def _how_to_continue(self, exc: Exception, target: int, written: bool) -> str:
+        """After a rollback that did not complete: what is left to do, and the command for it."""
+        ref = f"{self.kind.lower()}/{self.request.name} -n {self.request.namespace}"
+        if not isinstance(exc, ClientError):  # the undo's own failure: written, and did not come back
+            return "see kubectl rollout status and kubectl rollout history"
+        if written:
+            return (
+                f"the rollback was written (the template is revision {target}'s again) and the "
+                f"{self.kind} controller goes on with it: follow it with kubectl rollout status {ref}"
+            )
+        return (
+            f"nothing was rolled back; roll it back with openrollout.k8s.rollout_undo (to revision "
+            f"{target}) or kubectl rollout undo {ref} --to-revision={target}, or run this task again "
+            "once the API accepts it"
+        )
 
     def _state_text(self, workload: Optional[JSONDict]) -> str:
         if workload is None:
