@@ -237,26 +237,20 @@ timeline:
 """
 
 import copy
-import os
 import re
 from typing import Any, Callable, Dict, List, Optional
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     AUTH_ARG_SPEC,
     ArgSpec,
     argument_spec,
-    secret_values,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     DEPLOYMENTS,
-    HAS_KUBERNETES,
     JOBS,
-    KUBERNETES_IMPORT_ERROR,
-    ClientError,
     KubeClient,
-    client_from_params,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._hook_runner import (
     HookFailed,
@@ -264,6 +258,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._hook_runner impor
     describe_failure,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._hooks import hook_job, job_outcome
+from ansible_collections.openrollout.k8s.plugins.module_utils._module import Connect, run_module
 from ansible_collections.openrollout.k8s.plugins.module_utils._revisions import revision as revision_of
 from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import (
     DEFAULT_ACTIVE_DEADLINE_SECONDS,
@@ -486,11 +481,8 @@ class LifecycleHook:
         return self.client.get(f"reading hook Job {namespace}/{name}", JOBS, namespace, name)
 
 
-def warned(module: AnsibleModule, result: JSONDict) -> JSONDict:
-    """The result without its warnings, which go to the module's own list."""
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    return result
+def run(module: AnsibleModule, connect: Connect) -> JSONDict:
+    return LifecycleHook(connect(), copy.deepcopy(module.params), module.check_mode).run()
 
 
 def main() -> None:
@@ -498,17 +490,7 @@ def main() -> None:
         argument_spec=argument_spec(AUTH_ARG_SPEC, LIFECYCLE_HOOK_ARG_SPEC),
         supports_check_mode=True,
     )
-    module.no_log_values.update(secret_values(module.params))
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    params = copy.deepcopy(module.params)
-    try:
-        result = LifecycleHook(client_from_params(params, os.environ), params, module.check_mode).run()
-    except HookTaskFailed as exc:
-        module.fail_json(msg=str(exc), **warned(module, exc.result))
-    except (HookInputError, ClientError) as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    module.exit_json(**warned(module, result))
+    run_module(module, run, errors=(HookTaskFailed, HookInputError))
 
 
 if __name__ == "__main__":

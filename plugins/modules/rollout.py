@@ -473,22 +473,14 @@ diff:
   type: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     AUTH_ARG_SPEC,
     argument_spec,
-    secret_values,
-)
-from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    ClientError,
-    client_from_params,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._engine import RolloutError
+from ansible_collections.openrollout.k8s.plugins.module_utils._module import ModuleFailure, run_module
 from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
     ROLLOUT_KINDS,
     RolloutInputError,
@@ -544,6 +536,13 @@ def load_definition(params):
     return definition
 
 
+def run(module, connect):
+    if not HAS_YAML:
+        raise ModuleFailure(missing_required_lib("PyYAML"))
+    request = build_request(dict(module.params, definition=load_definition(module.params)))
+    return engine_for(connect(), request, module.check_mode, module._diff).run()
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(AUTH_ARG_SPEC, ROLLOUT_ARG_SPEC),
@@ -551,23 +550,7 @@ def main():
         required_one_of=[("definition", "src", "name")],
         supports_check_mode=True,
     )
-    module.no_log_values.update(secret_values(module.params))
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"))
-    try:
-        params = dict(module.params, definition=load_definition(module.params))
-        request = build_request(params)
-        engine = engine_for(
-            client_from_params(module.params, os.environ), request, module.check_mode, module._diff
-        )
-        result = engine.run()
-    except RolloutError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    except (RolloutInputError, ClientError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_module(module, run, errors=(RolloutError, RolloutInputError))
 
 
 if __name__ == "__main__":

@@ -301,29 +301,29 @@ rollouts:
           type: dict
 """
 
-import os
 import time
 import traceback
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     AUTH_ARG_SPEC,
     argument_spec,
-    secret_values,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     CONTROLLER_REVISIONS,
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
     PODS,
     REPLICA_SETS,
     RESOURCES_BY_KIND,
     ClientError,
     KubeClient,
     api_error_message,
-    client_from_params,
+)
+from ansible_collections.openrollout.k8s.plugins.module_utils._module import (
+    Connect,
+    ModuleFailure,
+    run_module,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._workloads import (
     DEPLOYMENT,
@@ -391,31 +391,31 @@ def read_rollouts(client: KubeClient, params: dict[str, Any], now: float) -> lis
     return rollouts
 
 
+def run(module: AnsibleModule, connect: Connect) -> dict[str, Any]:
+    revision = module.params["revision"]
+    if revision is not None and revision < 1:
+        raise ModuleFailure(f"revision must be 1 or more, got {revision}")
+    try:
+        rollouts = read_rollouts(connect(), module.params, time.time())
+    except RevisionNotFound as exc:
+        raise ModuleFailure(str(exc), available_revisions=exc.available) from None
+    except (WorkloadNotFound, ClientError, ValueError):
+        raise
+    except Exception as exc:  # an API error: the server's message, the traceback only with -vvv
+        raise ModuleFailure(
+            f"cannot read the rollout of {module.params['kind']}: {api_error_message(exc)}",
+            exception=traceback.format_exc(),
+        ) from None
+    return {"changed": False, "rollouts": rollouts}
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
         required_by={"revision": "name"},
         supports_check_mode=True,
     )
-    module.no_log_values.update(secret_values(module.params))
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    revision = module.params["revision"]
-    if revision is not None and revision < 1:
-        module.fail_json(msg=f"revision must be 1 or more, got {revision}")
-    try:
-        client = client_from_params(module.params, os.environ)
-        rollouts = read_rollouts(client, module.params, time.time())
-    except RevisionNotFound as exc:
-        module.fail_json(msg=str(exc), available_revisions=exc.available)
-    except (WorkloadNotFound, ClientError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # an API error: the server's message, the traceback only with -vvv
-        module.fail_json(
-            msg=f"cannot read the rollout of {module.params['kind']}: {api_error_message(exc)}",
-            exception=traceback.format_exc(),
-        )
-    module.exit_json(changed=False, rollouts=rollouts)
+    run_module(module, run, errors=(WorkloadNotFound, ValueError))
 
 
 if __name__ == "__main__":

@@ -317,21 +317,13 @@ diff:
   type: dict
 """
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     AUTH_ARG_SPEC,
     argument_spec,
-    secret_values,
 )
-from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    ClientError,
-    client_from_params,
-)
+from ansible_collections.openrollout.k8s.plugins.module_utils._module import run_module
 from ansible_collections.openrollout.k8s.plugins.module_utils._undo import (
     DEFAULT_TIMEOUT_SECONDS,
     UndoError,
@@ -354,25 +346,17 @@ UNDO_ARG_SPEC = {
 }
 
 
+def run(module, connect):
+    request = build_undo_request(module.params)
+    return undo_for(connect(), request, module.check_mode, module._diff).run()
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(AUTH_ARG_SPEC, UNDO_ARG_SPEC),
         supports_check_mode=True,
     )
-    module.no_log_values.update(secret_values(module.params))
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    try:
-        request = build_undo_request(module.params)
-        undo = undo_for(
-            client_from_params(module.params, os.environ), request, module.check_mode, module._diff
-        )
-        result = undo.run()
-    except UndoError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    except (UndoInputError, ClientError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_module(module, run, errors=(UndoError, UndoInputError))
 
 
 if __name__ == "__main__":

@@ -145,21 +145,13 @@ diff:
   sample: {before: {selector: {app: web, openrollout.k8s/color: blue}}, after: {selector: {app: web, openrollout.k8s/color: green}}}
 """
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     AUTH_ARG_SPEC,
     argument_spec,
-    secret_values,
 )
-from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    ClientError,
-    client_from_params,
-)
+from ansible_collections.openrollout.k8s.plugins.module_utils._module import run_module
 from ansible_collections.openrollout.k8s.plugins.module_utils._traffic import (
     ServiceSelector,
     TrafficError,
@@ -174,24 +166,16 @@ SERVICE_SELECTOR_ARG_SPEC = {
 }
 
 
+def run(module, connect):
+    return ServiceSelector(connect(), module.params, module.check_mode, module._diff).run()
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(AUTH_ARG_SPEC, SERVICE_SELECTOR_ARG_SPEC),
         supports_check_mode=True,
     )
-    module.no_log_values.update(secret_values(module.params))
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    try:
-        switch = ServiceSelector(
-            client_from_params(module.params, os.environ), module.params, module.check_mode, module._diff
-        )
-        result = switch.run()
-    except TrafficError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    except (TrafficInputError, ClientError) as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    module.exit_json(**result)
+    run_module(module, run, errors=(TrafficError, TrafficInputError))
 
 
 if __name__ == "__main__":
