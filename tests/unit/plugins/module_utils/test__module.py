@@ -10,6 +10,7 @@ output Ansible would read masks the token everywhere, and a missing kubernetes l
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 from pathlib import Path
@@ -63,6 +64,13 @@ class FakeModule:
         raise Exited(True, result)
 
 
+@pytest.fixture(autouse=True)
+def _unfreeze() -> Any:
+    """run_module() freezes the garbage collector's objects before the process ends: not the tests'."""
+    yield
+    gc.unfreeze()
+
+
 def outcome(module: FakeModule, run: Any, errors: tuple[type[Exception], ...] = ()) -> Exited:
     with pytest.raises(Exited) as exited:
         run_module(module, run, errors)
@@ -78,6 +86,30 @@ def test_the_result_of_run_is_the_modules_and_its_warnings_go_to_the_module() ->
     done = outcome(module, lambda m, connect: {"changed": True, "revision": 3, "warnings": ["hooks skipped"]})
     assert (done.failed, done.result) == (False, {"changed": True, "revision": 3})
     assert module.warnings == ["hooks skipped"]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_objects_left_are_frozen_before_the_result_goes_out(fails: bool) -> None:
+    frozen: list[int] = []
+
+    class Module(FakeModule):
+        def exit_json(self, **result: Any) -> None:
+            frozen.append(gc.get_freeze_count())
+            super().exit_json(**result)
+
+        def fail_json(self, **result: Any) -> None:
+            frozen.append(gc.get_freeze_count())
+            super().fail_json(**result)
+
+    def run(module: Any, connect: Any) -> Any:
+        if fails:
+            raise ModuleFailure("no")
+        return {"changed": False}
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    outcome(Module(), run)
+    assert len(frozen) == 1 and frozen[0] > 0
 
 
 def test_the_kubeconfig_dicts_credentials_are_hidden_before_run() -> None:
