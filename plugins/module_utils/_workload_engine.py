@@ -333,7 +333,7 @@ class WorkloadRolloutEngine:
             ) from None
         self._merge(undo_timeline)
         self.timeline.event("rolled_back", revision=undone.get("revision"))
-        now, _ = self._state_now()
+        now = self._state_now()[0]
         template = (now or {}).get("spec", {}).get("template") or {}  # the target's, now
         images = ", ".join(f"{name}={image}" for name, image in sorted(images_of(template).items()))
         hook_note = (

@@ -276,11 +276,11 @@ def test_a_client_error_after_the_template_rolls_back_like_a_failed_step():
 
 def test_an_api_error_failure_has_the_result_keys_of_a_failed_step():
     step = FakeCluster()
-    _, step_result = failed(
+    step_result = failed(
         engine_for(step, {GOAL_CANARY: raiser(StepFailed(Failure("Timeout", "no progress")))})
-    )
+    )[1]
     api = FakeCluster()
-    _, api_result = failed(engine_for(api, {GOAL_CANARY: raiser(ClientError("watch: 403 Forbidden", 403))}))
+    api_result = failed(engine_for(api, {GOAL_CANARY: raiser(ClientError("watch: 403 Forbidden", 403))}))[1]
     assert sorted(api_result) == sorted(step_result)
     assert api_result["failure"]["reason"] == REASON_API_ERROR
     assert api.deployment["spec"] == step.deployment["spec"]
@@ -316,7 +316,7 @@ def test_a_paused_deployment_left_by_the_failure_is_said_to_need_a_resume_first(
     def pause():  # someone (or a Custom deployer) paused it meanwhile
         cluster.deployment["spec"]["paused"] = True
 
-    msg, _ = failed(engine_for(cluster, {GOAL_CANARY: pause}))
+    msg = failed(engine_for(cluster, {GOAL_CANARY: pause}))[0]
     assert (
         "nothing was rolled back; it is paused: resume it (openrollout.k8s.rollout_control with action: "
         "resume, or kubectl rollout resume deployment/web -n shop), then roll it back with kubectl rollout "
