@@ -497,13 +497,7 @@ class RolloutEngine:
                 return
             getattr(self, f"_phase_{phase}")(strategy)
         if saved:
-            self._control(
-                {},
-                "clearing the rollout state",
-                annotations={STATE_ANNOTATION: None},
-                labels={RUN_LABEL: None} if self.claimed else None,
-                guard=False,
-            )
+            self._clear_state()
         elif self.owning:
             now = self._get()
             if now is not None:
@@ -513,6 +507,26 @@ class RolloutEngine:
             self._control({"replicas": 0}, "scaling the test deployment to 0")
             self.timeline.event("scaled", replicas=0, test=True)
             self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+
+    def _clear_state(self) -> None:
+        """Remove the rollout state once every phase is done. The rollout has succeeded by then:
+        an API error here is said as it is, and rolls nothing back."""
+        try:
+            self._control(
+                {},
+                "clearing the rollout state",
+                annotations={STATE_ANNOTATION: None},
+                labels={RUN_LABEL: None} if self.claimed else None,
+                guard=False,
+            )
+        except ClientError as exc:
+            now, state = self._state_now()
+            raise RolloutError(
+                f"The rollout is complete, but its state annotation {STATE_ANNOTATION} could not be "
+                f"removed: {exc}. Nothing was rolled back. {state}. Run the task again to remove it "
+                "(a hook that has run is not run again).",
+                self._result(True, deployment=now),
+            ) from None
 
     def _needs_state(self, phase: str, strategy: Strategy) -> bool:
         """Is there anything a rerun could not redo from the Deployment alone, from ``phase`` on?

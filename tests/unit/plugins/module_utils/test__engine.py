@@ -403,3 +403,25 @@ def test_a_client_error_before_anything_is_written_fails_plainly(refused):
     assert cluster.writes == []
     assert cluster.deployment == before
     assert engine.goals == []
+
+
+def test_a_complete_rollout_whose_state_cannot_be_cleared_is_not_rolled_back():
+    cluster = FakeCluster()
+    cluster.fail["clearing the rollout state"] = ClientError(f"clearing the rollout state: {FORBIDDEN}", 403)
+    msg, result = failed(engine_for(cluster))
+
+    assert msg == (
+        f"The rollout is complete, but its state annotation {STATE_ANNOTATION} could not be removed: "
+        f"clearing the rollout state: {FORBIDDEN}. Nothing was rolled back. "
+        "Deployment shop/web is at revision 2 (app=web:2) with 3/3 pods available. "
+        "Run the task again to remove it (a hook that has run is not run again)."
+    )
+    assert not any(write.startswith("rolling back") for write in cluster.writes)
+    assert cluster.deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "web:2"
+    assert (result["changed"], result["revision"]) == (True, 2)
+    # The state stays for the rerun, which clears it and changes nothing else.
+    assert STATE_ANNOTATION in annotations(cluster)
+    del cluster.fail["clearing the rollout state"]
+    engine_for(cluster).run()
+    assert STATE_ANNOTATION not in annotations(cluster)
+    assert cluster.deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "web:2"
