@@ -196,10 +196,13 @@ def test_an_undeclared_exception_is_a_bug_and_keeps_its_traceback() -> None:
     def buggy(module: Any, connect: Any) -> Any:
         raise KeyError("spec")
 
+    def bad_input(module: Any, connect: Any) -> Any:
+        raise RolloutInputError("images: container db not in the template")
+
     with pytest.raises(KeyError):
         run_module(FakeModule(), buggy, (RolloutInputError,))
-    with pytest.raises(RolloutInputError):
-        run_module(FakeModule(), lambda m, connect: (_ for _ in ()).throw(RolloutInputError("x")))
+    with pytest.raises(RolloutInputError):  # not declared by this module
+        run_module(FakeModule(), bad_input)
 
 
 # --- every module's real main(), with ansible-core's AnsibleModule ---------------------------------
