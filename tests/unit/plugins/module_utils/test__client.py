@@ -324,7 +324,7 @@ def test_a_watch_backs_off_like_a_request_and_times_out_instead_of_sleeping_past
     client = KubeClient(None, clock=lambda: clock.now, sleep=clock.sleep)
     events: queue.Queue = queue.Queue()
     failures = 0
-    for _ in range(4):
+    for _attempt in range(4):
         failures = client._back_off_or_report("pods", failures, 5.0, 5.0, "web", "refused", events)
     assert (failures, clock.slept, events.empty()) == (4, [0.2, 0.5, 1.0, 2.0], True)
     # 3.7 s gone: the next pause (2 s) would end past the 5 s deadline
