@@ -404,8 +404,10 @@ def job_outcome(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobOu
     """Has the hook Job finished, and how? The exit code comes from its pod.
 
     Complete -> succeeded. Failed (BackoffLimitExceeded, DeadlineExceeded ...) -> failed
-    with the condition's reason. A hook pod that cannot start (ImagePullBackOff ...) is
-    left to the caller's pod-problem check and to activeDeadlineSeconds.
+    with the condition's reason. Neither yet, but its pod Succeeded -> succeeded: the Job
+    (one completion, backoffLimit 0) can only end Complete, and the Job controller batches pod
+    updates for up to a second before it says so. A hook pod that cannot start
+    (ImagePullBackOff ...) is left to the caller's pod-problem check and to activeDeadlineSeconds.
     """
     if job is None:
         return JobOutcome(True, False, None, "Deleted", "the hook Job was deleted", None)
@@ -422,6 +424,9 @@ def job_outcome(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobOu
             message = f"exit code {exit_code}" + (f" ({exit_reason})" if exit_reason else "")
             message += f"; {failed.get('message')}" if failed.get("message") else ""
         return JobOutcome(True, False, exit_code, reason, message, pod_name)
+    one_completion = _dict(job.get("spec")).get("completions") in (None, 1)
+    if one_completion and any(_dict(p.get("status")).get("phase") == "Succeeded" for p in pods):
+        return JobOutcome(True, True, exit_code if exit_code is not None else 0, "Completed", "", pod_name)
     return JobOutcome(False, False, None, "", "", pod_name)
 
 
