@@ -388,8 +388,9 @@ class Bench:
     def _hook_gaps(
         self, name: str, pod_events: List[Any], job_events: List[Any], since: float, returned: float
     ) -> JSONDict:
-        """Per phase: pod Succeeded -> Job Complete (Job controller) -> the next phase (us): for pre,
-        the module's next write to the Deployment; for post, the task's result reaching Ansible."""
+        """Per phase: pod Succeeded -> the next phase (us), and -> Job Complete (Job controller): the
+        next phase is, for pre, the module's next write to the Deployment; for post, the task's
+        result reaching Ansible."""
         gaps: JSONDict = {}
         deployment_events = [e for e in self.deployments.snapshot() if e.obj["metadata"]["name"] == name]
         writes = _writes(deployment_events)
@@ -431,7 +432,8 @@ class Bench:
             if succeeded is None or complete is None:
                 gaps[phase] = None
                 continue
-            next_write = next((t for t in writes if t > complete), None) if phase == "pre" else returned
+            # the module moves on at the pod's Succeeded, often before the Job is marked Complete
+            next_write = next((t for t in writes if t > succeeded), None) if phase == "pre" else returned
             gaps[phase] = {
                 "pod_succeeded_to_job_complete": round(complete - succeeded, 4),
                 "job_complete_to_next_write": None if next_write is None else round(next_write - complete, 4),
