@@ -277,7 +277,7 @@ def finish(args: Any, results: JSONDict, started: float, partial: bool) -> None:
         results = merge(json.loads(path.read_text()), results)
         log(f"merged {sorted(results['merged'][-1]['scenarios'])} into the results already in {path}")
     path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
-    log(f"results: {path} ({results['duration_seconds']} s)")
+    log(f"results: {path} ({round(time.time() - started, 1)} s)")
     report.write(results, path, REPO_ROOT)
 
 
@@ -291,8 +291,13 @@ def merge(earlier: JSONDict, later: JSONDict) -> JSONDict:
     merged = dict(earlier)
     merged["scenarios"] = dict(earlier.get("scenarios", {}))
     merged["scenarios"].update(later["scenarios"])
+    # An earlier merged run keeps only the scenarios this one does not replace.
+    kept = [
+        dict(run, scenarios=[name for name in run["scenarios"] if name not in ran])
+        for run in earlier.get("merged", [])
+    ]
     merged["merged"] = [
-        *earlier.get("merged", []),
+        *(run for run in kept if run["scenarios"]),
         {
             "scenarios": ran,
             "date": later["date"],
