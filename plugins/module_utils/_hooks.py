@@ -29,6 +29,8 @@ LABEL_KIND = "openrollout.k8s/kind"
 SPEC_DIGEST_ANNOTATION = "openrollout.k8s/hook-spec"
 # A Job's name is at most 63 characters: the Job controller puts it in its pods' job-name label.
 JOB_NAME_MAX = 63
+# A label value is at most 63 characters; a workload's name may be up to 253.
+LABEL_VALUE_MAX = 63
 DEPLOYMENT_KIND = "Deployment"
 # kubectl's short names, in the hook Job names of the kinds other than Deployment.
 KIND_SHORT_NAMES = {"StatefulSet": "sts", "DaemonSet": "ds"}
@@ -103,13 +105,25 @@ def hook_job_name(name: str, revision: int, phase: str, kind: str = DEPLOYMENT_K
     return f"{kept}-{digest}{suffix}"
 
 
+def workload_label(name: str) -> str:
+    """A workload's name as a label value: label values stop at 63 characters, names go to 253.
+
+    A longer name is cut and keeps 8 hex digits of its sha256, so two long names with the same
+    start still select their own Jobs.
+    """
+    if len(name) <= LABEL_VALUE_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:NAME_DIGEST_CHARS]
+    return f"{name[: LABEL_VALUE_MAX - NAME_DIGEST_CHARS - 1].rstrip('-.')}-{digest}"
+
+
 def hook_labels(name: str, revision: int, phase: str, kind: str = DEPLOYMENT_KIND) -> dict[str, str]:
     """The labels that find a hook's Job and pod (kubectl get jobs -l openrollout.k8s/hook=pre).
 
     A StatefulSet's or DaemonSet's also have openrollout.k8s/kind; a Deployment's have no kind
     label, as before it existed.
     """
-    labels = {LABEL_DEPLOYMENT: name, LABEL_PHASE: phase, LABEL_REVISION: str(revision)}
+    labels = {LABEL_DEPLOYMENT: workload_label(name), LABEL_PHASE: phase, LABEL_REVISION: str(revision)}
     if kind != DEPLOYMENT_KIND:
         labels[LABEL_KIND] = kind
     return labels
@@ -262,7 +276,7 @@ def deployer_rbac(namespace: str, deployment_name: str) -> list[dict[str, Any]]:
     logs: what a custom rollout needs, nothing cluster-wide.
     """
     name = deployer_name(deployment_name)
-    labels = {LABEL_DEPLOYMENT: deployment_name}
+    labels = {LABEL_DEPLOYMENT: workload_label(deployment_name)}
     meta = {"name": name, "namespace": namespace, "labels": labels}
     rules = [
         {
@@ -458,4 +472,5 @@ __all__ = [
     "same_hook_job",
     "spec_digest",
     "with_spec_digest",
+    "workload_label",
 ]

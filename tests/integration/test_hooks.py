@@ -312,3 +312,22 @@ def test_resume_after_mid_in_name_mode_keeps_the_replica_count(run_task, namespa
     assert resumed["resumed_from"] == "mid"
     live = apps_v1.read_namespaced_deployment("web", namespace)
     assert live.spec.replicas == 4 and live.status.available_replicas == 4
+
+
+def test_hooks_of_a_deployment_whose_name_is_longer_than_a_label_value(run_task, namespace, batch_v1):
+    # Deployment names go to 253 characters, label values to 63: the hook Job's labels must fit.
+    name = "web-" + "a" * 70
+    strategy = {"type": "Rolling", "rollingParams": {"maxSurge": 1, "maxUnavailable": 1, "pre": hook()}}
+    for image, revision in (("registry.example/web:v1", 1), ("registry.example/web:v2", 2)):
+        body = deployment(namespace, image, replicas=2)
+        body["metadata"]["name"] = name
+        result = run_task("rollout", {"definition": body, "strategy": strategy})
+        assert_ok(result, True)
+        assert [(h["phase"], h["succeeded"]) for h in result["hooks"]] == [("pre", True)]
+        assert result["revision"] == revision
+    # before-hook-creation found revision 1's Job by its label and deleted it.
+    remaining = list(jobs(batch_v1, namespace).values())
+    assert len(remaining) == 1
+    label = remaining[0].metadata.labels["openrollout.k8s/deployment"]
+    assert len(label) == 63 and label.startswith("web-aaa")
+    assert remaining[0].metadata.labels["openrollout.k8s/revision"] == "2"

@@ -14,6 +14,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._hooks import (
     hook_job_kind,
     hook_job_name,
     hook_labels,
+    workload_label,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import parse_hook, parse_strategy
 
@@ -139,3 +140,14 @@ def test_hook_job_takes_the_workloads_kind(kind, name):
 )
 def test_hook_job_kind(metadata, kind):
     assert hook_job_kind({"metadata": metadata}) == kind
+
+
+def test_a_long_workload_name_makes_a_valid_label_value_of_its_own():
+    short = "web"
+    first, second = "a" * 100 + "-one", "a" * 100 + "-two"
+    assert workload_label(short) == short
+    assert workload_label("x" * 63) == "x" * 63
+    labels = [workload_label(first), workload_label(second)]
+    assert labels[0] != labels[1]
+    assert all(len(label) == 63 and label[0].isalnum() and label[-1].isalnum() for label in labels)
+    assert hook_labels(first, 2, "pre")["openrollout.k8s/deployment"] == labels[0]
