@@ -435,9 +435,13 @@ class RolloutEngine:
                 ) from None
             unmarked = self._try(self._release)
             note = f" (its run label could not be removed: {unmarked})" if unmarked else ""
+            unchanged = (
+                f"The Deployment was not changed{note}: {self._state_text(live)}"
+                if live is not None
+                else f"{self.what} was not created{note}"
+            )
             raise RolloutError(
-                f"{failure.message}. The Deployment was not changed{note}: {self._state_text(live)}",
-                self._result(True, deployment=live, failure=failure),
+                f"{failure.message}. {unchanged}", self._result(True, deployment=live, failure=failure)
             ) from None
         try:
             if not request.wait:

@@ -209,9 +209,13 @@ class WorkloadRolloutEngine:
                 self._run_hook("pre")
         except StepFailed as failed:
             self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
+            unchanged = (
+                f"The {self.kind} was not changed: {self._state_text(live)}"
+                if live is not None
+                else f"{self.what} was not created"
+            )
             raise RolloutError(
-                f"{failed.failure.message}. The {self.kind} was not changed: {self._state_text(live)}",
-                self._result(True, live, failure=failed.failure),
+                f"{failed.failure.message}. {unchanged}", self._result(True, live, failure=failed.failure)
             ) from None
         try:
             self.client.retry_on_conflict(lambda: self._write(self._get(), False), "apply")

@@ -331,3 +331,16 @@ def test_hooks_of_a_deployment_whose_name_is_longer_than_a_label_value(run_task,
     label = remaining[0].metadata.labels["openrollout.k8s/deployment"]
     assert len(label) == 63 and label.startswith("web-aaa")
     assert remaining[0].metadata.labels["openrollout.k8s/revision"] == "2"
+
+
+def test_a_failing_pre_hook_of_a_first_rollout_creates_nothing_and_says_so(run_task, namespace, apps_v1):
+    strategy = {
+        "type": "Rolling",
+        "rollingParams": {"pre": hook()},
+        "annotations": {"openrollout.test/exit-code": "3"},
+    }
+    result = run_task("rollout", {"definition": deployment(namespace), "strategy": strategy})
+    assert result["failed"]
+    assert result["msg"].startswith("pre hook web-1-hook-pre failed with exit code 3")
+    assert result["msg"].endswith(f"Deployment {namespace}/web was not created")
+    assert apps_v1.list_namespaced_deployment(namespace).items == []
