@@ -251,6 +251,10 @@ class RolloutEngine:
 
         def attempt() -> JSONDict:
             live = self._get()
+            if live is not None and self.before is None:
+                # Created by another writer since this run found nothing: a server-side apply
+                # has no resourceVersion to guard a create with, so it would take it over.
+                raise StepFailed(claim_refused(live, self.what))
             if live is not None and self.before is not None and self.change.template:
                 if self.owning:  # claimed before the pre hook: the claim must still stand
                     taken = superseded(live, self.run_id, None, self.what, self.taken_over) is not None

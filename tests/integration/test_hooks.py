@@ -7,8 +7,10 @@ label `openrollout.test/logs` gives it a log served through the API server (hack
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from _ansible import start_task
 from kubernetes import client
 from test_rollout import assert_ok, deployment, images
 
@@ -344,3 +346,35 @@ def test_a_failing_pre_hook_of_a_first_rollout_creates_nothing_and_says_so(run_t
     assert result["msg"].startswith("pre hook web-1-hook-pre failed with exit code 3")
     assert result["msg"].endswith(f"Deployment {namespace}/web was not created")
     assert apps_v1.list_namespaced_deployment(namespace).items == []
+
+
+def test_a_deployment_created_by_another_writer_during_the_first_pre_hook_is_left_alone(
+    cluster, namespace, apps_v1, batch_v1, tmp_path
+):
+    # Server-side apply cannot guard a create with a resourceVersion: the run checks that the
+    # Deployment it found missing is still missing when it writes, and stops otherwise.
+    strategy = {
+        "type": "Rolling",
+        "rollingParams": {"pre": hook()},
+        "annotations": {"openrollout.test/run-for": "6s"},
+    }
+    task = start_task(
+        "rollout", {"definition": deployment(namespace), "strategy": strategy}, cluster.kubeconfig, tmp_path
+    )
+    deadline = time.monotonic() + 60
+    while "web-1-hook-pre" not in jobs(batch_v1, namespace) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    apps_v1.create_namespaced_deployment(
+        namespace, deployment(namespace, "registry.example/web:other", replicas=2)
+    )
+    result = task.result()
+    assert result["failed"]
+    assert result["failure"]["reason"] == "Superseded"
+    assert "was changed by another writer while this run prepared its rollout" in result["msg"]
+    assert "nothing was rolled back" in result["msg"]
+    live = apps_v1.read_namespaced_deployment("web", namespace)
+    assert (live.spec.template.spec.containers[0].image, live.spec.replicas) == (
+        "registry.example/web:other",
+        2,
+    )
+    assert "openrollout.k8s/rollout" not in (live.metadata.annotations or {})
