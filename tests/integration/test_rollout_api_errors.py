@@ -25,26 +25,10 @@ import yaml
 from _tasks import Task, run_tasks
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from test_rbac import Grants, documented_roles, without
+from test_rbac import Grants, documented_roles, web, without
 
 STRATEGY = {"type": "Rolling", "rollingParams": {"maxSurge": 1, "maxUnavailable": 1, "timeoutSeconds": 60}}
 STATE_ANNOTATION = "openrollout.k8s/rollout"
-
-
-def web(namespace: str, image: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": namespace},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "app", "image": image}]},
-            },
-        },
-    }
 
 
 def back_on_v1_at_full_capacity(deployment: Any) -> bool:
