@@ -23,6 +23,7 @@ from ._client import CONTROLLER_REVISIONS, RESOURCES_BY_KIND, ClientError, KubeC
 from ._engine import RolloutEngine, RolloutError, api_failure, write_object
 from ._hook_runner import HookRunner, run_hook_step
 from ._hooks import hook_job, hook_job_name, hook_source
+from ._ownership import REASON_SUPERSEDED, claim_refused
 from ._revisions import images_of
 from ._rollout import (
     Change,
@@ -119,6 +120,14 @@ class WorkloadRolloutEngine:
                 f"{self.what} not found; give its definition to create it", self._result(False)
             )
         return write_object(self.client, self.resource, self.request, live, dry_run)
+
+    def _apply(self) -> JSONDict:
+        live = self._get()
+        if live is not None and self.before is None:
+            # Created by another writer since this run found nothing: a server-side apply has no
+            # resourceVersion to guard a create with, so it would take it over.
+            raise StepFailed(claim_refused(live, self.what))
+        return self._write(live, False)
 
     def _current_number(self, workload: Optional[JSONDict]) -> Optional[int]:
         if workload is None:
@@ -218,7 +227,7 @@ class WorkloadRolloutEngine:
                 f"{failed.failure.message}. {unchanged}", self._result(True, live, failure=failed.failure)
             ) from None
         try:
-            self.client.retry_on_conflict(lambda: self._write(self._get(), False), "apply")
+            self.client.retry_on_conflict(self._apply, "apply")
             self.written = True
             applied: JSONDict = {"revision": self.planned_revision, "update_strategy": update_type}
             if self.kind == STATEFUL_SET:
@@ -248,6 +257,12 @@ class WorkloadRolloutEngine:
                 raise  # nothing written: the API's message alone
             failure = api_failure(exc)
             self.timeline.event("failed", reason=failure.reason, message=failure.message)
+            if failure.reason == REASON_SUPERSEDED and not self.written:
+                now, state = self._state_now()
+                raise RolloutError(
+                    f"{failure.message}. This run changed nothing: {state}",
+                    self._result(False, now, failure=failure),
+                ) from None
             self._fail(failure)
         final = self._get()
         if request.wait and final is not None:

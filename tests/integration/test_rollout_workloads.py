@@ -8,8 +8,10 @@ crash-loop or fail to pull (hack/cluster/README.md).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from _ansible import start_task
 from kubernetes import client
 
 NEVER_READY = {"openrollout.test/never-ready": "true"}
@@ -408,3 +410,29 @@ def test_scale_a_statefulset(run_task, namespace, apps_v1, core_v1):
 
     assert_ok(run_task("rollout", args, check=True), False)
     assert_ok(run_task("rollout", args), False)
+
+
+def test_a_statefulset_created_by_another_writer_during_the_first_pre_hook_is_left_alone(
+    cluster, namespace, apps_v1, batch_v1, tmp_path
+):
+    strategy = {
+        "rollingParams": {"timeoutSeconds": 60, "pre": hook("migrate")},
+        "annotations": {"openrollout.test/run-for": "6s"},
+    }
+    task = start_task(
+        "rollout",
+        {"definition": statefulset(namespace, "db:1"), "strategy": strategy},
+        cluster.kubeconfig,
+        tmp_path,
+    )
+    deadline = time.monotonic() + 60
+    while not batch_v1.list_namespaced_job(namespace).items and time.monotonic() < deadline:
+        time.sleep(0.2)
+    apps_v1.create_namespaced_stateful_set(namespace, statefulset(namespace, "db:other", replicas=1))
+    result = task.result()
+    assert result["failed"]
+    assert result["failure"]["reason"] == "Superseded"
+    assert "was changed by another writer while this run prepared its rollout" in result["msg"]
+    assert "This run changed nothing" in result["msg"]
+    live = apps_v1.read_namespaced_stateful_set("db", namespace)
+    assert (sts_template_image(apps_v1, namespace), live.spec.replicas) == ("db:other", 1)
