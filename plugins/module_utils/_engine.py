@@ -41,6 +41,7 @@ from ._ownership import (
     STATE_ANNOTATION,
     changed_since,
     claim_refused,
+    rollout_state,
     runs,
     superseded,
 )
@@ -1066,14 +1067,8 @@ def rollout_phases(strategy_type: str, canary: bool) -> List[str]:
 
 def saved_state(deployment: JSONDict) -> Optional[JSONDict]:
     """The state a stopped rollout left on the Deployment, if it is about its current revision."""
-    raw = (deployment.get("metadata", {}).get("annotations") or {}).get(STATE_ANNOTATION)
-    if not raw:
-        return None
-    try:
-        state = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(state, dict) or not isinstance(state.get("next"), str) or "strategy" not in state:
+    state = rollout_state(deployment)
+    if state is None or not isinstance(state.get("next"), str) or "strategy" not in state:
         return None
     if state.get("revision") != revision(deployment):
         return None  # about another revision (for example brought back by kubectl rollout undo)
