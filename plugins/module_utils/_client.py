@@ -413,18 +413,23 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 
+def _whole(obj: JSONDict) -> JSONDict:
+    return obj
+
+
 @dataclass(frozen=True)
 class Source:
     """One list of objects to keep current: a resource type in a namespace, and selectors.
 
-    ``keep``, when set, is applied to each object as it arrives and the wait keeps only what it
-    returns: a big rollout holds thousands of pods, and most of each pod is of no use to the wait.
+    ``keep`` is applied to each object as it arrives and the wait keeps only what it returns
+    (the whole object by default): a big rollout holds thousands of pods, and most of each pod is
+    of no use to the wait.
     """
 
     resource: Resource
     namespace: str
     selectors: Mapping[str, Any]
-    keep: Optional[Callable[[JSONDict], JSONDict]] = None
+    keep: Callable[[JSONDict], JSONDict] = _whole
 
 
 class KubeClient:
@@ -714,8 +719,7 @@ class KubeClient:
                         timeout=max(remaining, 1),
                     )
                     listed = dict(json.loads(response.data or b"{}"))
-                    keep = source.keep or _same
-                    objects = {_key(item): keep(item) for item in listed.get("items", [])}
+                    objects = {_key(item): source.keep(item) for item in listed.get("items", [])}
                     version = listed.get("metadata", {}).get("resourceVersion")
                     events.put((name, list(objects.values())))
                 version = self._stream(name, source, objects, version, deadline, events, stop, open_streams)
@@ -816,17 +820,13 @@ class KubeClient:
                 if kind == "DELETED":
                     objects.pop(_key(raw), None)
                 else:
-                    objects[_key(raw)] = source.keep(raw) if source.keep else raw
+                    objects[_key(raw)] = source.keep(raw)
                 events.put((name, list(objects.values())))
         finally:
             open_streams.pop(name, None)
             with contextlib.suppress(Exception):
                 response.release_conn()
         return version
-
-
-def _same(obj: JSONDict) -> JSONDict:
-    return obj
 
 
 def _events(response: Any) -> Iterator[JSONDict]:
