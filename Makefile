@@ -109,8 +109,9 @@ units: venv
 # Two workers: most of a test's time is ansible-playbook starting up and the cluster acting, and
 # each test has its own namespace.
 INTEGRATION_WORKERS ?= 2
+INTEGRATION_REPORT := build/test-results/integration.xml
 test-integration: cluster-up collection-link
-	$(VENV)/bin/pytest $(PYTEST_FLAGS) -n $(INTEGRATION_WORKERS) tests/integration
+	$(VENV)/bin/pytest $(PYTEST_FLAGS) -n $(INTEGRATION_WORKERS) --junitxml=$(INTEGRATION_REPORT) tests/integration
 
 # The reliability suite (docs/reliability.md): availability invariants seen by a watcher of its own,
 # every process of ansible-playbook killed with SIGKILL in the middle of rollouts with hooks, two
@@ -132,16 +133,19 @@ reliability: cluster-up collection-link
 reliability-faults: venv collection-link
 	RELIABILITY_FAULTS=1 $(VENV)/bin/pytest $(PYTEST_FLAGS) tests/integration/test_faults.py
 
-# The cluster is stopped whatever the outcome; the exit status is the tests'.
+# The cluster is stopped whatever the outcome; the exit status is the tests'. Molecule's output
+# follows the integration tests', so the failed integration tests are named again at the very end,
+# where a CI log's tail shows them.
 test: venv collection-link
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory lint-docs
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory cluster-up
+	rm -f $(INTEGRATION_REPORT)
 	rc=0; $(MAKE) --no-print-directory test-integration || rc=$$?; \
 	  $(MAKE) --no-print-directory molecule || rc=$$?; \
-	  hack/cluster/down.sh; exit $$rc
+	  hack/cluster/down.sh; $(PY) hack/test-failures.py $(INTEGRATION_REPORT); exit $$rc
 
 # The roles' molecule scenarios (extensions/molecule/, shared settings in its config.yml) on the local
 # cluster: the default driver with nothing to create, Ansible on localhost; each scenario makes and
