@@ -9,6 +9,7 @@ from typing import Any
 
 from ._revisions import find_new_replica_set, find_old_replica_sets, owned_by, revision
 from ._status import PROGRESS_DEADLINE_EXCEEDED, deployment_status, pod_problems, unrecoverable
+from ._workloads import pod_ready
 
 # What rollout_control decides, on plain dicts and without a clock (the time comes in).
 #
@@ -146,19 +147,12 @@ def retry_plan(
         return RetryPlan(False, None, status.message, False, ())
     not_ready = tuple(
         sorted(
-            (pod for pod in new_pods if not _ready(pod)),
+            (pod for pod in new_pods if not pod_ready(pod)),
             key=_name,
         )
     )
     reason = PROGRESS_DEADLINE_EXCEEDED if deadline else broken[0].reason
     return RetryPlan(True, reason, status.message, deadline, not_ready)
-
-
-def _ready(pod: dict[str, Any]) -> bool:
-    for condition in _dict(pod.get("status")).get("conditions") or []:
-        if isinstance(condition, dict) and condition.get("type") == "Ready":
-            return condition.get("status") == "True"
-    return False
 
 
 def progress_deadline_patch(deployment: dict[str, Any], seconds: int) -> JSONDict:

@@ -43,6 +43,7 @@ from ._workload_rollout import (
     merge_update_strategy,
     workload_strategy,
 )
+from ._workloads import pod_ready
 
 # What the rollout module decides, on plain dicts and without a clock: the request read
 # from the module's options, what changes between the live Deployment and the desired one,
@@ -602,13 +603,6 @@ def _alive(pod: dict[str, Any]) -> bool:
     return _dict(pod.get("status")).get("phase") not in ("Succeeded", "Failed")
 
 
-def _ready(pod: dict[str, Any]) -> bool:
-    for condition in _dict(pod.get("status")).get("conditions") or []:
-        if isinstance(condition, dict) and condition.get("type") == "Ready":
-            return condition.get("status") == "True"
-    return False
-
-
 def _int(mapping: dict[str, Any], key: str) -> int:
     value = mapping.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
@@ -643,7 +637,7 @@ def snapshot(
         tuple(counts["new"].values()),
         tuple(counts["old"].values()),
         sum(1 for pod in pods if _alive(pod)),
-        sum(1 for pod in pods if _ready(pod)),
+        sum(1 for pod in pods if pod_ready(pod)),
     )
 
 
@@ -655,7 +649,7 @@ def _observed(deployment: dict[str, Any]) -> bool:
 def _stall_message(
     deployment: dict[str, Any], new_pods: list[dict[str, Any]], problems: list[PodProblem], timeout: float
 ) -> str:
-    waiting = [pod for pod in new_pods if _alive(pod) and not _ready(pod)]
+    waiting = [pod for pod in new_pods if _alive(pod) and not pod_ready(pod)]
     parts = [f"no progress for {timeout:g}s (timeoutSeconds): {deployment_status(deployment).message}"]
     if problems:
         parts.append(summarize_problems(problems))

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ._client import HTTP_ROUTES, MERGE_PATCH, PODS, SERVICES, KubeClient, Resource
 from ._rollout import FIELD_MANAGER, without_noise
+from ._workloads import pod_ready
 
 JSONDict = Dict[str, Any]
 
@@ -104,12 +105,11 @@ def label_selector(labels: Mapping[str, str]) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
 
 
-def pod_ready(pod: Mapping[str, Any]) -> bool:
+def pod_serves_traffic(pod: Mapping[str, Any]) -> bool:
     """A pod a Service would send traffic to: not being deleted, and its Ready condition True."""
     if _dict(pod.get("metadata")).get("deletionTimestamp"):
         return False
-    conditions = _list(_dict(pod.get("status")).get("conditions"))
-    return any(_dict(c).get("type") == "Ready" and _dict(c).get("status") == "True" for c in conditions)
+    return pod_ready(pod)
 
 
 # --- HTTPRoute backend weights -------------------------------------------------------------
@@ -299,7 +299,7 @@ class ServiceSelector(_Switch):
             self.namespace,
             label_selector=label_selector(after),
         )
-        ready = sorted(_dict(p.get("metadata")).get("name", "") for p in pods if pod_ready(p))
+        ready = sorted(_dict(p.get("metadata")).get("name", "") for p in pods if pod_serves_traffic(p))
         changed = after != before
         result: JSONDict = {
             "changed": changed,

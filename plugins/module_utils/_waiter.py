@@ -32,7 +32,7 @@ from ._rollout import (
     selector_string,
 )
 from ._status import ProgressTracker, pod_problems, summarize_problems, unrecoverable
-from ._workloads import DAEMON_SET, STATEFUL_SET, newest_revision_pods, rollout_status
+from ._workloads import DAEMON_SET, STATEFUL_SET, newest_revision_pods, pod_ready, rollout_status
 from ._workloads import replica_counts as workload_counts
 
 JSONDict = Dict[str, Any]
@@ -269,11 +269,8 @@ def pod_for_wait(pod: JSONDict) -> JSONDict:
 
 def _pod_state(pod: JSONDict) -> tuple[str, str, bool]:
     """A pod's name, phase and readiness: a change in any is progress."""
-    status = pod.get("status") or {}
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
-    )
-    return (str((pod.get("metadata") or {}).get("name")), str(status.get("phase")), ready)
+    phase = (pod.get("status") or {}).get("phase")
+    return (str((pod.get("metadata") or {}).get("name")), str(phase), pod_ready(pod))
 
 
 __all__ = [

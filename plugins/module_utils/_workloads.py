@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -163,9 +164,9 @@ def selector_string(selector: dict[str, Any]) -> str:
 # --- pods -----------------------------------------------------------------------------
 
 
-def pod_ready(pod: dict[str, Any]) -> bool:
+def pod_ready(pod: Mapping[str, Any]) -> bool:
     """The pod's Ready condition is True."""
-    for condition in _list(_status(pod).get("conditions")):
+    for condition in _list(_dict(pod.get("status")).get("conditions")):
         if _dict(condition).get("type") == "Ready":
             return bool(condition.get("status") == "True")
     return False

@@ -13,7 +13,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._traffic import (
     label_selector,
     merged_selector,
     plan_weights,
-    pod_ready,
+    pod_serves_traffic,
     rule_weights,
     selector_patch,
     shares,
@@ -125,8 +125,8 @@ def pod(ready="True", deleting=False, phase="Running"):
         ({"metadata": {"name": "bare"}}, False),
     ],
 )
-def test_pod_ready(obj, ready):
-    assert pod_ready(obj) is ready
+def test_pod_serves_traffic(obj, ready):
+    assert pod_serves_traffic(obj) is ready
 
 
 # --- HTTPRoute weights -----------------------------------------------------------------------
