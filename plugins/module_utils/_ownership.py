@@ -79,7 +79,7 @@ def describe_template(deployment: dict[str, Any]) -> str:
 
 def superseded(
     deployment: dict[str, Any],
-    run: str,
+    run: Optional[str],
     template: Optional[dict[str, Any]],
     what: str,
     taken_over: frozenset[str] = frozenset(),
@@ -88,9 +88,10 @@ def superseded(
 
     Yes when the Deployment names a run other than ``run`` and the ``taken_over`` ones (seen when
     the run planned), or (``template`` given) when the pod template is no longer that one
-    (pod-template-hash aside). None when the rollout is still this run's.
+    (pod-template-hash aside). None when the rollout is still this run's. ``run`` None: the
+    object carries no run marks (a StatefulSet or DaemonSet), so only its template tells.
     """
-    others = runs(deployment) - {run} - taken_over
+    others = runs(deployment) - {run} - taken_over if run is not None else set()
     if others:
         state = rollout_state(deployment) or {}
         to = f" (to revision {state.get('revision')})" if state_run(deployment) in others else ""

@@ -72,18 +72,16 @@ class Timeline:
             self.event("replicas", **counts)
 
 
-class DeploymentWaiter:
-    """Waits on one Deployment. ``deadline`` (client clock) bounds every wait when set.
+class _Waiter:
+    """What both waiters share: the client, the overall deadline and the engine's guard.
 
-    ``guard(deployment)``, when set, is asked at every change of the Deployment: a Failure it
-    returns ends the wait at once (the engine's: another writer took the Deployment over).
+    ``deadline`` (client clock) bounds every wait when set. ``guard(workload)``, when set, is
+    asked at every change of the watched object: a Failure it returns ends the wait at once (the
+    engines': another writer took it over).
     """
 
-    def __init__(self, client: KubeClient, namespace: str, name: str, timeline: Timeline) -> None:
+    def __init__(self, client: KubeClient) -> None:
         self.client = client
-        self.namespace = namespace
-        self.name = name
-        self.timeline = timeline
         self.deadline: Optional[float] = None
         self.deadline_seconds: Optional[int] = None
         self.guard: Optional[Callable[[JSONDict], Optional[Failure]]] = None
@@ -96,6 +94,16 @@ class DeploymentWaiter:
     def time_left(self) -> Optional[float]:
         """Seconds left before the deadline; None without one."""
         return None if self.deadline is None else max(self.deadline - self.client.clock(), 0.0)
+
+
+class DeploymentWaiter(_Waiter):
+    """Waits on one Deployment (its ReplicaSets and pods) until a goal of _rollout.assess."""
+
+    def __init__(self, client: KubeClient, namespace: str, name: str, timeline: Timeline) -> None:
+        super().__init__(client)
+        self.namespace = namespace
+        self.name = name
+        self.timeline = timeline
 
     def wait(self, goal: str, timeout_seconds: float, target: int = 1) -> Assessment:
         """Watch until ``goal`` (see _rollout.assess); StepFailed when it fails or stalls."""
@@ -140,34 +148,23 @@ class DeploymentWaiter:
         return result
 
 
-class WorkloadWaiter:
+class WorkloadWaiter(_Waiter):
     """Waits on a StatefulSet or DaemonSet until kubectl's done-test (_workloads.rollout_status) passes.
 
     Watches the workload, its ControllerRevisions and its pods together. Fails at once on a pod
     reason that waiting does not cure among the newest revision's pods (CrashLoopBackOff,
     ImagePullBackOff, Unschedulable ...), and after ``timeout_seconds`` with no change in the
-    workload's counts or its pods (OpenShift's timeoutSeconds). ``deadline`` as DeploymentWaiter's.
+    workload's counts or its pods (OpenShift's timeoutSeconds).
     """
 
     def __init__(self, client: KubeClient, kind: str, namespace: str, name: str, timeline: Timeline) -> None:
         if kind not in (STATEFUL_SET, DAEMON_SET):
             raise ValueError(f"WorkloadWaiter waits on a StatefulSet or a DaemonSet, not a {kind}")
-        self.client = client
+        super().__init__(client)
         self.kind = kind
         self.namespace = namespace
         self.name = name
         self.timeline = timeline
-        self.deadline: Optional[float] = None
-        self.deadline_seconds: Optional[int] = None
-
-    def set_deadline(self, seconds: Optional[int]) -> None:
-        """Bound the waits to come to ``seconds`` from now in all (None: no overall bound)."""
-        self.deadline_seconds = seconds
-        self.deadline = None if seconds is None else self.client.clock() + seconds
-
-    def time_left(self) -> Optional[float]:
-        """Seconds left before the deadline; None without one."""
-        return None if self.deadline is None else max(self.deadline - self.client.clock(), 0.0)
 
     def wait(self, timeout_seconds: float, goal: str = GOAL_COMPLETE) -> Assessment:
         """Watch until ``goal``; StepFailed when it fails or stalls.
@@ -195,6 +192,9 @@ class WorkloadWaiter:
                     False, Failure(REASON_DELETED, f"{what} was deleted during the rollout"), ""
                 )
             workload = state["workload"][0]
+            failure = self.guard(workload) if self.guard is not None else None
+            if failure is not None:
+                return Assessment(False, failure, "")
             counts = workload_counts(self.kind, workload)
             if counts != last_counts[0]:
                 last_counts[0] = counts

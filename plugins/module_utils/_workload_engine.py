@@ -15,6 +15,11 @@ from __future__ import annotations
 #   Failure:        rollout_undo's rollback to the ControllerRevision that ran before, waited
 #                   for; for a StatefulSet, not-ready pods of the failed revision are deleted
 #                   (Kubernetes' forced rollback), since OrderedReady waits on them forever.
+#
+# Another writer (a second playbook, kubectl set image) is told by the pod template alone: these
+# kinds carry no run marks. A template changed since planning stops the run before it writes; a
+# template replaced after its write stops it at its next step (wait, post hook, end) as Superseded,
+# without a rollback that would undo the other change (docs/reliability.md, "Two runs at once").
 import dataclasses
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -23,7 +28,7 @@ from ._client import CONTROLLER_REVISIONS, RESOURCES_BY_KIND, ClientError, KubeC
 from ._engine import RolloutEngine, RolloutError, api_failure, write_object
 from ._hook_runner import HookRunner, run_hook_step
 from ._hooks import hook_job, hook_job_name, hook_source
-from ._ownership import REASON_SUPERSEDED, claim_refused
+from ._ownership import REASON_SUPERSEDED, changed_since, claim_refused, superseded
 from ._revisions import images_of
 from ._rollout import (
     Change,
@@ -81,6 +86,7 @@ class WorkloadRolloutEngine:
         self.resource = RESOURCES_BY_KIND[request.kind]
         self.timeline = Timeline(wall_clock)
         self.waiter = WorkloadWaiter(client, request.kind, request.namespace, request.name, self.timeline)
+        self.waiter.guard = self._superseded
         self.hook_runner = HookRunner(client, self.timeline)
         self.strategy: Strategy = request.strategy or parse_strategy(None)
         self.hooks: List[JSONDict] = []
@@ -98,6 +104,9 @@ class WorkloadRolloutEngine:
         # Has this run written the workload? From there on an API error is a failed step
         # (reason APIError: rollback per rollback_on_failure); before, the API's message alone.
         self.written = False
+        # The pod template this run wrote, once written: another one on the workload later means
+        # another writer took the rollout over.
+        self.owned_template: Optional[JSONDict] = None
 
     # --- reading and writing ------------------------------------------------------------
 
@@ -123,11 +132,23 @@ class WorkloadRolloutEngine:
 
     def _apply(self) -> JSONDict:
         live = self._get()
-        if live is not None and self.before is None:
-            # Created by another writer since this run found nothing: a server-side apply has no
-            # resourceVersion to guard a create with, so it would take it over.
+        if live is not None and (self.before is None or changed_since(self.before, live)):
+            # Created, or its template changed, by another writer since this run planned (during
+            # the pre hook, say): a server-side apply has no resourceVersion to guard it, so it
+            # would take the other writer's change over.
             raise StepFailed(claim_refused(live, self.what))
         return self._write(live, False)
+
+    def _superseded(self, workload: JSONDict) -> Optional[Failure]:
+        """The failure when another writer replaced the template this run wrote; else None."""
+        if self.owned_template is None:
+            return None
+        return superseded(workload, None, self.owned_template, self.what)
+
+    def _check_owner(self, workload: Optional[JSONDict]) -> None:
+        failure = self._superseded(workload) if workload is not None else None
+        if failure is not None:
+            raise StepFailed(failure)
 
     def _current_number(self, workload: Optional[JSONDict]) -> Optional[int]:
         if workload is None:
@@ -227,8 +248,10 @@ class WorkloadRolloutEngine:
                 f"{failed.failure.message}. {unchanged}", self._result(True, live, failure=failed.failure)
             ) from None
         try:
-            self.client.retry_on_conflict(self._apply, "apply")
+            written = self.client.retry_on_conflict(self._apply, "apply")
             self.written = True
+            if change.template:
+                self.owned_template = written["spec"]["template"]
             applied: JSONDict = {"revision": self.planned_revision, "update_strategy": update_type}
             if self.kind == STATEFUL_SET:
                 applied["partition"] = partition_of(desired)
@@ -245,6 +268,7 @@ class WorkloadRolloutEngine:
                 self.waiter.wait(strategy.timeout_seconds)
                 self.timeline.event("complete")
                 final = self._get()
+                self._check_owner(final)
                 if final is not None and not fully_rolled_out(self.kind, final):
                     self.staged = True
                     self.timeline.event("staged", partition=partition_of(final))
@@ -293,6 +317,8 @@ class WorkloadRolloutEngine:
             return
         hook = self.strategy.hooks[phase]
         live = self._get() if phase != "pre" or self.before is not None else None
+        if phase == "post":
+            self._check_owner(live)
         job = hook_job(
             hook_source(self.after or {}, live), hook, phase, self.planned_revision or 1, self.strategy
         )
@@ -307,6 +333,14 @@ class WorkloadRolloutEngine:
             detail = f"{failure.reason}: {detail}"
         cause = f"rollout of {self.what} to revision {self.planned_revision} failed: {detail}"
         target = self.rollback_to
+        if failure.reason == REASON_SUPERSEDED:
+            # Rolling back would undo the other writer's change: the last writer wins.
+            now, state = self._state_now()
+            raise RolloutError(
+                f"{cause}. Nothing was rolled back, so as not to undo the other change: {state}; "
+                "run this task again once the other rollout is done to roll out this one",
+                self._result(True, now, failure=failure),
+            )
         if not self.request.rollback_on_failure or target is None:
             now, state = self._state_now()
             if target is None and self.before is None:

@@ -8,7 +8,6 @@ crash-loop or fail to pull (hack/cluster/README.md).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from _ansible import start_task
@@ -413,7 +412,7 @@ def test_scale_a_statefulset(run_task, namespace, apps_v1, core_v1):
 
 
 def test_a_statefulset_created_by_another_writer_during_the_first_pre_hook_is_left_alone(
-    cluster, namespace, apps_v1, batch_v1, tmp_path
+    cluster, namespace, apps_v1, batch_v1, tmp_path, wait_for
 ):
     strategy = {
         "rollingParams": {"timeoutSeconds": 60, "pre": hook("migrate")},
@@ -425,9 +424,7 @@ def test_a_statefulset_created_by_another_writer_during_the_first_pre_hook_is_le
         cluster.kubeconfig,
         tmp_path,
     )
-    deadline = time.monotonic() + 60
-    while not batch_v1.list_namespaced_job(namespace).items and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda job: True, batch_v1.list_namespaced_job, 60, namespace=namespace)
     apps_v1.create_namespaced_stateful_set(namespace, statefulset(namespace, "db:other", replicas=1))
     result = task.result()
     assert result["failed"]
@@ -436,3 +433,60 @@ def test_a_statefulset_created_by_another_writer_during_the_first_pre_hook_is_le
     assert "This run changed nothing" in result["msg"]
     live = apps_v1.read_namespaced_stateful_set("db", namespace)
     assert (sts_template_image(apps_v1, namespace), live.spec.replicas) == ("db:other", 1)
+
+
+def test_a_statefulset_changed_by_another_writer_during_the_pre_hook_is_left_alone(
+    cluster, run_task, namespace, apps_v1, batch_v1, tmp_path, wait_for
+):
+    assert_ok(run_task("rollout", {"definition": statefulset(namespace, "db:1", replicas=2)}), True)
+    strategy = {
+        "rollingParams": {"timeoutSeconds": 60, "pre": hook("migrate")},
+        "annotations": {"openrollout.test/run-for": "6s"},
+    }
+    task = start_task(
+        "rollout",
+        {"definition": statefulset(namespace, "db:2", replicas=2), "strategy": strategy},
+        cluster.kubeconfig,
+        tmp_path,
+    )
+    wait_for(lambda job: True, batch_v1.list_namespaced_job, 60, namespace=namespace)
+    other = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "db:other"}]}}}}
+    apps_v1.patch_namespaced_stateful_set("db", namespace, other)
+    result = task.result()
+    assert result["failed"]
+    assert result["failure"]["reason"] == "Superseded"
+    assert "was changed by another writer while this run prepared its rollout" in result["msg"]
+    assert "This run changed nothing" in result["msg"]
+    assert sts_template_image(apps_v1, namespace) == "db:other", "the run wrote its template over the other's"
+    assert "applied" not in events(result)
+
+
+def test_a_statefulset_taken_over_during_the_wait_is_not_rolled_back(
+    cluster, run_task, namespace, apps_v1, tmp_path, wait_for
+):
+    assert_ok(run_task("rollout", {"definition": statefulset(namespace, "db:1", replicas=2)}), True)
+    slow = statefulset(namespace, "db:2", replicas=2)
+    slow["spec"]["template"]["metadata"]["annotations"] = {"openrollout.test/ready-after": "60s"}
+    task = start_task(
+        "rollout",
+        {"definition": slow, "strategy": {"rollingParams": {"timeoutSeconds": 120}}},
+        cluster.kubeconfig,
+        tmp_path,
+    )
+    wait_for(
+        lambda sts: sts.spec.template.spec.containers[0].image == "db:2",
+        apps_v1.list_namespaced_stateful_set,
+        60,
+        namespace=namespace,
+    )
+    other = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "db:3"}]}}}}
+    apps_v1.patch_namespaced_stateful_set("db", namespace, other)
+    result = task.result()
+    assert result["failed"]
+    assert result["failure"]["reason"] == "Superseded"
+    assert "was changed by another writer during this rollout: its template is now" in result["msg"]
+    assert "app=db:3" in result["msg"]
+    assert "Nothing was rolled back, so as not to undo the other change" in result["msg"]
+    assert result["rolled_back"] is False
+    assert "complete" not in events(result) and "rollback_started" not in events(result)
+    assert sts_template_image(apps_v1, namespace) == "db:3", "the run rolled back over the other writer"
