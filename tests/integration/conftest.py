@@ -7,6 +7,7 @@ Waiting is done with the watch API and a timeout, never with sleep: see `watch_u
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -40,6 +41,33 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "faults: restarts control-plane components of a cluster of its own (make reliability-faults)",
     )
+
+
+# Tests that failed, then passed when run again (make test runs integration tests with
+# --reruns 1): one JSON line each, which hack/test-failures.py prints at the end of `make test`,
+# so that a flaky test is seen and looked into, not hidden by its rerun.
+RERUN_REPORT = REPO_ROOT / "build" / "test-results" / "integration-reruns.jsonl"
+# Enough of the first failure to tell what went wrong.
+RERUN_DETAIL_CHARS = 3000
+
+
+def _is_controller() -> bool:
+    """Not a pytest-xdist worker: the controller sees every worker's reports, once."""
+    return "PYTEST_XDIST_WORKER" not in os.environ
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _is_controller():
+        RERUN_REPORT.unlink(missing_ok=True)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.outcome != "rerun" or not _is_controller():
+        return
+    RERUN_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    line = {"test": report.nodeid, "when": report.when, "failure": report.longreprtext[-RERUN_DETAIL_CHARS:]}
+    with RERUN_REPORT.open("a") as out:
+        out.write(json.dumps(line) + "\n")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
