@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Print the failed and errored tests of JUnit XML reports, and the flaky ones, one block each.
 
 `make test` runs molecule after the integration tests, so a failed integration test scrolls far
@@ -43,7 +43,7 @@ def junit_id(nodeid: str) -> str:
 
     ``tests/integration/test_x.py::test_y[a]`` is ``tests.integration.test_x::test_y[a]``.
     """
-    path, _, name = nodeid.partition("::")
+    path, name = nodeid.split("::", 1) if "::" in nodeid else (nodeid, "")
     return f"{path.removesuffix('.py').replace('/', '.')}::{name}"
 
 
@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
         except ET.ParseError as exc:
             print(f"{report}: not a readable JUnit report ({exc})")
             continue
-        failed.update(test_id for _, test_id, _ in found)
+        failed.update(test_id for kind, test_id, detail in found)
         if not found:
             continue
         print(f"\n=== {len(found)} failed in {report} ===")
