@@ -80,24 +80,24 @@ def _dict(value: Any) -> dict[str, Any]:
 def hook_job_name(name: str, revision: int, phase: str, kind: str = DEPLOYMENT_KIND) -> str:
     """The name of the Job that runs ``phase``'s hook for ``revision`` of the workload ``name``.
 
-    A Deployment's: ``<name>-<revision>-hook-<phase>``, the name cut to fit 63 characters, as it
-    always was (a run in flight across an upgrade finds its Jobs by that name).
+    A Deployment's: ``<name>-<revision>-hook-<phase>``. A StatefulSet's or DaemonSet's:
+    ``<name>-<revision>-sts-hook-<phase>`` or ``-ds-``, so that it shares no Job with a
+    Deployment of the same name. The kind comes after the revision: before ``-hook-``, a
+    Deployment's name ends in a digit and the others' in ``sts`` or ``ds``, so no Deployment
+    name gives a StatefulSet's Job name (the Deployment ``db-sts`` at revision 3 has
+    ``db-sts-3-hook-pre``, the StatefulSet ``db`` ``db-3-sts-hook-pre``).
 
-    A StatefulSet's or DaemonSet's: ``<name>-<revision>-sts-hook-<phase>`` or ``-ds-``, so that
-    it shares no Job with a Deployment of the same name. The kind comes after the revision:
-    before ``-hook-``, a Deployment's name ends in a digit and the others' in ``sts`` or ``ds``,
-    so no Deployment name gives a StatefulSet's Job name (the Deployment ``db-sts`` at revision
-    3 has ``db-sts-3-hook-pre``, the StatefulSet ``db`` ``db-3-sts-hook-pre``). A name too long
-    is cut and keeps 8 hex digits of its sha256, so that two long names with the same start
-    keep apart: a 60-character StatefulSet name at revision 12 gives 33 characters of the name,
-    ``-``, 8 digits and ``-12-sts-hook-rollback`` (63 in all).
+    A name too long for 63 characters is cut and keeps 8 hex digits of its sha256, so that two
+    long names with the same start keep apart (cut alone, they would share Jobs: one's hook
+    would replace the other's Job). A 60-character StatefulSet name at revision 12 gives
+    33 characters of the name, ``-``, 8 digits and ``-12-sts-hook-rollback`` (63 in all).
     """
     if kind == DEPLOYMENT_KIND:
         suffix = f"-{revision}-hook-{phase}"
-        return name[: JOB_NAME_MAX - len(suffix)].rstrip("-.") + suffix
-    if kind not in KIND_SHORT_NAMES:
+    elif kind in KIND_SHORT_NAMES:
+        suffix = f"-{revision}-{KIND_SHORT_NAMES[kind]}-hook-{phase}"
+    else:
         raise ValueError(f"hook Jobs are for a Deployment, StatefulSet or DaemonSet, not a {kind}")
-    suffix = f"-{revision}-{KIND_SHORT_NAMES[kind]}-hook-{phase}"
     if len(name) + len(suffix) <= JOB_NAME_MAX:
         return name + suffix
     digest = hashlib.sha256(name.encode()).hexdigest()[:NAME_DIGEST_CHARS]

@@ -335,6 +335,28 @@ def test_hooks_of_a_deployment_whose_name_is_longer_than_a_label_value(run_task,
     assert remaining[0].metadata.labels["openrollout.k8s/revision"] == "2"
 
 
+def test_two_long_deployment_names_with_one_start_have_hook_jobs_of_their_own(run_task, namespace, batch_v1):
+    # Cut to fit 63 characters, both names would give the same Job name: the second Deployment's
+    # pre hook would replace (delete) the first one's Job.
+    strategy = {"type": "Rolling", "rollingParams": {"pre": hook()}}
+    for app in ("one", "two"):
+        body = deployment(namespace, replicas=1, selector={"matchLabels": {"app": app}})
+        body["metadata"]["name"] = "payments-reconciliation-worker-eu-west-1-primary-queue-" + app
+        body["spec"]["template"]["metadata"]["labels"] = {"app": app}
+        result = run_task("rollout", {"definition": body, "strategy": strategy})
+        assert_ok(result, True)
+        assert [(h["phase"], h["succeeded"], h["skipped"]) for h in result["hooks"]] == [("pre", True, False)]
+    made = {
+        job.metadata.labels["openrollout.k8s/deployment"]: name
+        for name, job in jobs(batch_v1, namespace).items()
+    }
+    assert sorted(made) == [
+        "payments-reconciliation-worker-eu-west-1-primary-queue-one",
+        "payments-reconciliation-worker-eu-west-1-primary-queue-two",
+    ]
+    assert len(set(made.values())) == 2 and all(len(name) <= 63 for name in made.values())
+
+
 def test_a_failing_pre_hook_of_a_first_rollout_creates_nothing_and_says_so(run_task, namespace, apps_v1):
     strategy = {
         "type": "Rolling",

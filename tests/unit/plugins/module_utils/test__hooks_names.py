@@ -31,8 +31,10 @@ LONG = "a" * 70
         ("web", 2, "pre", "Deployment", "web-2-hook-pre"),
         ("web", 12, "rollback", "Deployment", "web-12-hook-rollback"),
         ("db-sts", 3, "pre", "Deployment", "db-sts-3-hook-pre"),
-        (LONG, 2, "pre", "Deployment", "a" * 52 + "-2-hook-pre"),
-        ("a" * 51 + "-b", 2, "pre", "Deployment", "a" * 51 + "-2-hook-pre"),  # cut, then "-" stripped
+        ("a" * 52, 2, "pre", "Deployment", "a" * 52 + "-2-hook-pre"),  # 63: fits, no digest
+        # Too long: cut, with 8 hex digits of the whole name's sha256 (no longer the bare cut).
+        (LONG, 2, "pre", "Deployment", "a" * 43 + "-6bd5e503-2-hook-pre"),
+        ("a" * 42 + "-b" * 6, 2, "pre", "Deployment", "a" * 42 + "-d79a06e7-2-hook-pre"),  # "-" stripped
         # StatefulSets and DaemonSets: kubectl's short name after the revision.
         ("db", 3, "pre", "StatefulSet", "db-3-sts-hook-pre"),
         ("db", 3, "post", "DaemonSet", "db-3-ds-hook-post"),
@@ -73,18 +75,18 @@ def test_kinds_of_the_same_name_never_share_a_job():
                 for phase in PHASES:
                     job_name = hook_job_name(name, revision, phase, kind)
                     kinds.setdefault(job_name, set()).add(kind)
-                    if kind != "Deployment":  # a Deployment's cut names may meet (as always)
-                        key = (name, kind, revision, phase)
-                        assert made.setdefault(job_name, key) == key, (job_name, made[job_name], key)
+                    key = (name, kind, revision, phase)
+                    assert made.setdefault(job_name, key) == key, (job_name, made[job_name], key)
     assert {job_name: k for job_name, k in kinds.items() if len(k) > 1} == {}
 
 
-def test_long_statefulset_names_with_one_start_keep_apart():
-    first = hook_job_name("x" * 60 + "-one", 2, "pre", "StatefulSet")
-    second = hook_job_name("x" * 60 + "-two", 2, "pre", "StatefulSet")
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet", "DaemonSet"])
+def test_long_names_with_one_start_keep_apart(kind):
+    # Both over 63 characters with their suffix, the same first 60.
+    first = hook_job_name("x" * 60 + "-one", 2, "pre", kind)
+    second = hook_job_name("x" * 60 + "-two", 2, "pre", kind)
     assert first != second
-    # A Deployment's keep the old cut, which does not tell them apart (unchanged on purpose).
-    assert hook_job_name("x" * 60 + "-one", 2, "pre") == hook_job_name("x" * 60 + "-two", 2, "pre")
+    assert first[:30] == second[:30] == "x" * 30, "the start of the name still shows"
 
 
 def test_unknown_kind_is_refused():
