@@ -60,6 +60,7 @@ from ._rollout import (
     GOAL_COMPLETE,
     GOAL_NEW_AVAILABLE,
     GOAL_OLD_GONE,
+    REASON_API_ERROR,
     Change,
     Failure,
     RolloutRequest,
@@ -94,12 +95,6 @@ JSONDict = Dict[str, Any]
 # STATE_ANNOTATION (_ownership.py): where a rollout of several phases records the next one, so
 # that a run that stopped (stop_before, or killed) can go on: JSON, removed when the rollout ends.
 # It is written together with the new template, so no moment has the one without the other.
-
-# The failure reason of an API error (a ClientError: 403, 409 after the retries, 422, the API
-# unreachable for longer than the client's retries) once this run has written to the object:
-# from there on it takes the path of a failed step (rollback per rollback_on_failure, the state
-# in the message). Before any write, an API error fails the task with its message alone.
-REASON_API_ERROR = "APIError"
 
 
 def api_failure(exc: Union[StepFailed, ClientError]) -> Failure:

@@ -77,6 +77,11 @@ GOAL_NEW_AVAILABLE = "new_available"  # Recreate: ``target`` pods of the new rev
 REASON_TIMEOUT = "Timeout"
 REASON_WAIT_TIMEOUT = "WaitTimeout"
 REASON_DELETED = "Deleted"
+# An API error (a ClientError: 403, 409 after the retries, 422, the API unreachable for longer
+# than the client's retries) once a run has written to the object: the rollout takes the path of
+# a failed step (rollback per rollback_on_failure), an undo says what it wrote. Before any write,
+# an API error fails the task with its message alone.
+REASON_API_ERROR = "APIError"
 
 
 class RolloutInputError(ValueError):
@@ -756,6 +761,7 @@ __all__ = [
     "GOAL_COMPLETE",
     "GOAL_NEW_AVAILABLE",
     "GOAL_OLD_GONE",
+    "REASON_API_ERROR",
     "REASON_DELETED",
     "REASON_TIMEOUT",
     "REASON_WAIT_TIMEOUT",

@@ -45,7 +45,15 @@ from ._revisions import (
     template_without_hash,
     undo_target,
 )
-from ._rollout import FIELD_MANAGER, GOAL_COMPLETE, Failure, for_diff, selector_string, without_noise
+from ._rollout import (
+    FIELD_MANAGER,
+    GOAL_COMPLETE,
+    REASON_API_ERROR,
+    Failure,
+    for_diff,
+    selector_string,
+    without_noise,
+)
 from ._status import deployment_status
 from ._strategy import Hook, StrategyError, recorded_strategy, validate_hook_against_template
 from ._waiter import DeploymentWaiter, StepFailed, Timeline, WorkloadWaiter
@@ -200,6 +208,19 @@ class Undo:
         if self.diff:
             self.result["diff"] = {"before": for_diff(before), "after": for_diff(after)}
 
+    def _api_failed(self, exc: ClientError) -> UndoError:
+        """An API error once the rollback is written: the task changed the workload, and the
+        workload's controller goes on with the rollback without the task. Says so, and how to
+        follow it; the API's message alone would read as if nothing had been done."""
+        self.timeline.event("failed", reason=REASON_API_ERROR, message=str(exc))
+        ref = f"{self.request.kind.lower()}/{self.request.name} -n {self.request.namespace}"
+        return self._fail(
+            f"{self.what} was rolled back to revision {self.result['rolled_back_to']} (now revision "
+            f"{self.result['revision']}), but then {exc}. The {self.request.kind} controller goes on with "
+            f"the rollback: follow it with kubectl rollout status {ref}",
+            failure={"reason": REASON_API_ERROR, "message": str(exc)},
+        )
+
     def _wait_failed(
         self, failure: Failure, now: Optional[JSONDict], number: Any, unchanged: bool, hint: str = ""
     ) -> UndoError:
@@ -312,18 +333,20 @@ class DeploymentUndo(Undo):
         self._set_diff(live, written)
         self.result["deployment"] = without_noise(written)
         if request.wait:
-            self._wait(written)
-            final = self._get()
-            if final is not None:
-                self.result["deployment"] = without_noise(final)
-                self.result["revision"] = revision(final) or planned
             try:
+                self._wait(written)
+                final = self._get()
+                if final is not None:
+                    self.result["deployment"] = without_noise(final)
+                    self.result["revision"] = revision(final) or planned
                 self._run_hooks(plan, ("post",))
             except StepFailed as failed:
                 raise self._fail(
                     f"{self.what} was rolled back to revision {self.result['rolled_back_to']} (now revision "
                     f"{self.result['revision']}), but {failed.failure.message}"
                 ) from None
+            except ClientError as exc:
+                raise self._api_failed(exc) from None
         if self.rollback_hook_failure:
             raise self._fail(
                 f"{self.what} was rolled back to revision {self.result['rolled_back_to']} (now revision "
@@ -545,14 +568,17 @@ class ControllerRevisionUndo(Undo):
         )
         self._set_diff(live, written)
         self.result["workload"] = without_noise(written)
-        if self._forces_rollback():
-            self._replace_unready_pods(written, target)
-        if request.wait and self._waitable(written):
-            self._wait(written)
-            final = self._get()
-            if final is not None:
-                self.result["workload"] = without_noise(final)
-                self.result["revision"] = self._current_number(final, self._revisions(final)) or planned
+        try:
+            if self._forces_rollback():
+                self._replace_unready_pods(written, target)
+            if request.wait and self._waitable(written):
+                self._wait(written)
+                final = self._get()
+                if final is not None:
+                    self.result["workload"] = without_noise(final)
+                    self.result["revision"] = self._current_number(final, self._revisions(final)) or planned
+        except ClientError as exc:
+            raise self._api_failed(exc) from None
         return self._finish()
 
     def _waitable(self, workload: JSONDict) -> bool:

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-# The engine's failure path for API errors (ClientError), with a scripted fake client: a
+# The engine's failure path for API errors (ClientError), and rollout_undo's, with a scripted fake client: a
 # Deployment and its ReplicaSets in memory, the writes the engine sends applied to them as the
 # API server and the Deployment controller would (revision numbers, kubectl's rollback), and
 # the waits scripted. The real behaviour against a real API server is in
@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from ansible_collections.openrollout.k8s.plugins.module_utils import _undo
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
     JSON_PATCH,
     MERGE_PATCH,
@@ -34,6 +35,11 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
     RolloutRequest,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import parse_strategy
+from ansible_collections.openrollout.k8s.plugins.module_utils._undo import (
+    DeploymentUndo,
+    UndoError,
+    UndoRequest,
+)
 from ansible_collections.openrollout.k8s.plugins.module_utils._waiter import StepFailed
 
 UID = "uid-web"
@@ -425,3 +431,67 @@ def test_a_complete_rollout_whose_state_cannot_be_cleared_is_not_rolled_back():
     engine_for(cluster).run()
     assert STATE_ANNOTATION not in annotations(cluster)
     assert cluster.deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "web:2"
+
+
+# --- rollout_undo on the same fake: an API error once the rollback is written ---------------
+
+
+def undo_on(cluster, monkeypatch, wait_error):
+    """A DeploymentUndo to the previous revision whose wait raises ``wait_error``."""
+
+    class Waiter:
+        def __init__(self, *args):
+            pass
+
+        def set_deadline(self, seconds):
+            pass
+
+        def wait(self, goal, timeout_seconds, target=1):
+            raise wait_error
+
+    monkeypatch.setattr(_undo, "DeploymentWaiter", Waiter)
+    request = UndoRequest(
+        kind="Deployment",
+        namespace="shop",
+        name="web",
+        to_revision=None,
+        wait=True,
+        wait_timeout=None,
+        timeout_seconds=60,
+    )
+    return DeploymentUndo(cluster, request, wall_clock=lambda: 0.0)
+
+
+def test_an_api_error_after_the_undo_is_written_says_it_was_written(monkeypatch):
+    cluster = FakeCluster()
+    engine_for(cluster).run()  # revision 2 (web:2), so revision 1 (web:1) is the previous one
+    error = ClientError(f"while waiting for Deployment shop/web: {FORBIDDEN}", 403)
+    undo = undo_on(cluster, monkeypatch, error)
+
+    with pytest.raises(UndoError) as info:
+        undo.run()
+
+    assert cluster.deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "web:1"
+    assert str(info.value) == (
+        f"Deployment shop/web was rolled back to revision 1 (now revision 3), but then {error}. The Deployment "
+        "controller goes on with the rollback: follow it with kubectl rollout status deployment/web -n shop"
+    )
+    result = info.value.result
+    assert (result["changed"], result["revision"], result["rolled_back_to"]) == (True, 3, 1)
+    assert result["failure"] == {"reason": REASON_API_ERROR, "message": str(error)}
+    assert [event["event"] for event in result["timeline"]] == ["applied", "failed"]
+
+
+def test_an_api_error_before_the_undo_is_written_is_the_apis_message(monkeypatch):
+    cluster = FakeCluster()
+    engine_for(cluster).run()
+    error = ClientError(f"rolling back: {FORBIDDEN}", 403)
+    cluster.fail["rolling back"] = error
+    undo = undo_on(cluster, monkeypatch, AssertionError("no wait without a write"))
+    before = copy.deepcopy(cluster.deployment)
+
+    with pytest.raises(ClientError) as info:
+        undo.run()
+
+    assert info.value is error
+    assert cluster.deployment == before
