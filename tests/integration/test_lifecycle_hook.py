@@ -146,7 +146,7 @@ def test_failing_hook_reports_exit_code_and_log(run_task, namespace, batch_v1):
         "annotations": {"openrollout.test/exit-code": "3"},
     }
     result = run_task("lifecycle_hook", args)
-    assert result["failed"] and result["changed"]
+    assert result["failed"] and result["changed"], result.get("msg")
     assert result["msg"].startswith("manual hook web-1-hook-manual failed with exit code 3; last log lines: ")
     assert result["msg"].endswith("migration 0042_create_users failed, exiting with code 3")
     assert "Traceback" not in result["_stdout"]

@@ -291,7 +291,7 @@ def test_retry_of_a_crash_loop_fails_again_with_the_reason(
         namespace=namespace,
     )
     result = control(run_task, namespace, "retry", timeout_seconds=60)
-    assert result["failed"] and result["changed"]
+    assert result["failed"] and result["changed"], result.get("msg")
     assert result["failure_reason"] == "CrashLoopBackOff"
     assert crashing.metadata.name in result["recreated_pods"]
     assert result["failure"]["reason"] == "CrashLoopBackOff"

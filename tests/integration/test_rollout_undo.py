@@ -244,7 +244,7 @@ def test_rollback_to_a_broken_revision_fails_with_the_reason(run_task, kubectl, 
     run(kubectl, "-n", namespace, "rollout", "status", "deployment/web", "--timeout=90s")
 
     result = undo(run_task, namespace, timeout_seconds=60)
-    assert result["failed"] and result["changed"]
+    assert result["failed"] and result["changed"], result.get("msg")
     assert result["failure"]["reason"] == "CrashLoopBackOff"
     assert result["msg"].startswith(
         f"rollback of Deployment {namespace}/web to revision 1 (now revision 3) did not complete: CrashLoopBackOff: web-"
@@ -410,7 +410,7 @@ def test_daemonset_rollback_to_a_broken_revision_fails_fast(run_task, kubectl, a
     run(kubectl, "-n", namespace, "rollout", "status", "daemonset/agent", "--timeout=90s")
 
     result = run_task("rollout_undo", {"kind": "DaemonSet", "name": "agent", "namespace": namespace})
-    assert result["failed"] and result["changed"]
+    assert result["failed"] and result["changed"], result.get("msg")
     assert result["failure"]["reason"] == "CrashLoopBackOff"
     assert result["msg"].startswith(
         f"rollback of DaemonSet {namespace}/agent to revision 1 (now revision 3) did not complete: "
