@@ -813,7 +813,10 @@ class KubeClient:
                 if kind == "ERROR":
                     if raw.get("code") == 410:
                         return None  # too old: list again
-                    raise ClientError(f"watch error: {raw.get('message', raw)}", raw.get("code"))
+                    # As a failed watch request: a 429 or 5xx (an API server overloaded or
+                    # restarting, etcd timing out) is backed off and listed again; any other
+                    # code ends the wait with the server's message.
+                    raise ApiException(status=raw.get("code"), reason=raw.get("reason"), body=json.dumps(raw))
                 version = (raw.get("metadata") or {}).get("resourceVersion") or version
                 if kind == "BOOKMARK":
                     continue

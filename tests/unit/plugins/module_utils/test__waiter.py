@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.openrollout.k8s.plugins.module_utils._client import PODS, KubeClient, Source
+import pytest
+
+from ansible_collections.openrollout.k8s.plugins.module_utils._client import (
+    PODS,
+    ClientError,
+    KubeClient,
+    Source,
+)
 from ansible_collections.openrollout.k8s.plugins.module_utils._waiter import pod_for_wait
 
 POD = {
@@ -86,3 +93,63 @@ def test_a_watch_keeps_only_what_keep_returns_from_lists_and_events():
     )
     assert result == [pod_for_wait(modified)]
     assert all("spec" not in pod and "managedFields" not in pod["metadata"] for pods in seen for pod in pods)
+
+
+class _ListThenWatches:
+    """call_api: a list before each watch, and the watch streams in turn (then empty ones, the
+    server ending its watches while the wait is over but its thread not yet stopped)."""
+
+    def __init__(self, listed: dict, *streams: _Stream) -> None:
+        self.listed, self.streams = listed, list(streams)
+        self.calls: list[str] = []
+
+    def call_api(self, path, method, **kwargs):
+        if ("watch", "true") in kwargs["query_params"]:
+            self.calls.append("watch")
+            return self.streams.pop(0) if self.streams else _Stream()
+        self.calls.append("list")
+        return _Listed(self.listed)
+
+
+def _succeeded(state, _now):
+    return state["pods"] if state["pods"] and state["pods"][0]["status"]["phase"] == "Succeeded" else None
+
+
+def test_a_watch_ended_by_a_transient_error_event_is_listed_again_after_a_pause():
+    # An overloaded API server can end a watch with an ERROR event (etcd timing out: code 500);
+    # that is not the end of the wait, any more than a 500 on the request itself.
+    done = json.loads(json.dumps(POD))
+    done["status"]["phase"] = "Succeeded"
+    timeout_event = {
+        "type": "ERROR",
+        "object": {"kind": "Status", "code": 500, "message": "etcdserver: request timed out"},
+    }
+    api = _ListThenWatches(
+        {"metadata": {"resourceVersion": "7"}, "items": [POD]},
+        _Stream(timeout_event),
+        _Stream({"type": "MODIFIED", "object": done}),
+    )
+    pauses = []
+    client = KubeClient(api, sleep=pauses.append)
+
+    result = client.watch_sources({"pods": Source(PODS, "shop", {})}, _succeeded, 5, "pods")
+
+    assert result == [done]
+    assert api.calls[:4] == ["list", "watch", "list", "watch"]
+    assert len(pauses) == 1 and pauses[0] > 0
+
+
+def test_a_watch_ended_by_a_refusal_event_ends_the_wait_with_the_servers_message():
+    refused = {
+        "type": "ERROR",
+        "object": {"kind": "Status", "code": 400, "reason": "BadRequest", "message": "no"},
+    }
+    api = _ListThenWatches({"metadata": {"resourceVersion": "7"}, "items": [POD]}, _Stream(refused))
+
+    with pytest.raises(ClientError) as info:
+        KubeClient(api, sleep=lambda _: None).watch_sources(
+            {"pods": Source(PODS, "shop", {})}, _succeeded, 5, "pods"
+        )
+
+    assert str(info.value) == "while waiting for pods: 400 BadRequest: no"
+    assert info.value.status == 400
