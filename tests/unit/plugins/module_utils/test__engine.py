@@ -2,10 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-# The engine's failure path for API errors (ClientError), and rollout_undo's, with a scripted fake client: a
-# Deployment and its ReplicaSets in memory, the writes the engine sends applied to them as the
-# API server and the Deployment controller would (revision numbers, kubectl's rollback), and
-# the waits scripted. The real behaviour against a real API server is in
+# The failure paths of the engine and of rollout_undo for API errors (ClientError), with a
+# scripted fake client: a Deployment and its ReplicaSets in memory, the writes sent applied to
+# them as the API server and the Deployment controller would (revision numbers, kubectl's
+# rollback), and the waits scripted. The real behaviour against a real API server is in
 # tests/integration/test_rollout_api_errors.py.
 import copy
 import json
