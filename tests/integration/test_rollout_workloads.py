@@ -435,6 +435,17 @@ def test_a_statefulset_created_by_another_writer_during_the_first_pre_hook_is_le
     assert (sts_template_image(apps_v1, namespace), live.spec.replicas) == ("db:other", 1)
 
 
+def superseded_by(apps_v1: client.AppsV1Api, namespace: str, image: str, task) -> dict:
+    """Set the StatefulSet's image as another writer would (kubectl set image); the run's result,
+    which must be a failure with reason Superseded."""
+    other = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
+    apps_v1.patch_namespaced_stateful_set("db", namespace, other)
+    result = task.result()
+    assert result["failed"]
+    assert result["failure"]["reason"] == "Superseded", result["msg"]
+    return result
+
+
 def test_a_statefulset_changed_by_another_writer_during_the_pre_hook_is_left_alone(
     cluster, run_task, namespace, apps_v1, batch_v1, tmp_path, wait_for
 ):
@@ -450,11 +461,7 @@ def test_a_statefulset_changed_by_another_writer_during_the_pre_hook_is_left_alo
         tmp_path,
     )
     wait_for(lambda job: True, batch_v1.list_namespaced_job, 60, namespace=namespace)
-    other = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "db:other"}]}}}}
-    apps_v1.patch_namespaced_stateful_set("db", namespace, other)
-    result = task.result()
-    assert result["failed"]
-    assert result["failure"]["reason"] == "Superseded"
+    result = superseded_by(apps_v1, namespace, "db:other", task)
     assert "was changed by another writer while this run prepared its rollout" in result["msg"]
     assert "This run changed nothing" in result["msg"]
     assert sts_template_image(apps_v1, namespace) == "db:other", "the run wrote its template over the other's"
@@ -479,11 +486,7 @@ def test_a_statefulset_taken_over_during_the_wait_is_not_rolled_back(
         60,
         namespace=namespace,
     )
-    other = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "db:3"}]}}}}
-    apps_v1.patch_namespaced_stateful_set("db", namespace, other)
-    result = task.result()
-    assert result["failed"]
-    assert result["failure"]["reason"] == "Superseded"
+    result = superseded_by(apps_v1, namespace, "db:3", task)
     assert "was changed by another writer during this rollout: its template is now" in result["msg"]
     assert "app=db:3" in result["msg"]
     assert "Nothing was rolled back, so as not to undo the other change" in result["msg"]
