@@ -307,8 +307,10 @@ deleted_pods:
   elements: str
   sample: [db-2]
 failure:
-  description: Why the wait failed. C(reason) is for example C(CrashLoopBackOff), C(ProgressDeadlineExceeded) or C(Timeout).
-  returned: when the wait fails
+  description:
+    - Why the wait failed. C(reason) is for example C(CrashLoopBackOff), C(ProgressDeadlineExceeded) or C(Timeout).
+    - C(APIError) when the API refused a request, or stayed unreachable, once the rollback was written.
+  returned: when the wait fails, or the API fails once the rollback is written
   type: dict
   sample: {reason: CrashLoopBackOff, message: "CrashLoopBackOff: web-7d9c-x2x (container app)"}
 diff:
