@@ -435,11 +435,16 @@ def test_a_statefulset_created_by_another_writer_during_the_first_pre_hook_is_le
     assert (sts_template_image(apps_v1, namespace), live.spec.replicas) == ("db:other", 1)
 
 
-def superseded_by(apps_v1: client.AppsV1Api, namespace: str, image: str, task) -> dict:
-    """Set the StatefulSet's image as another writer would (kubectl set image); the run's result,
-    which must be a failure with reason Superseded."""
+def superseded_by(
+    apps_v1: client.AppsV1Api, namespace: str, image: str, task, kind: str = "StatefulSet"
+) -> dict:
+    """Set the image of the StatefulSet db (or the DaemonSet agent) as another writer would
+    (kubectl set image); the run's result, which must be a failure with reason Superseded."""
     other = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
-    apps_v1.patch_namespaced_stateful_set("db", namespace, other)
+    if kind == "StatefulSet":
+        apps_v1.patch_namespaced_stateful_set("db", namespace, other)
+    else:
+        apps_v1.patch_namespaced_daemon_set("agent", namespace, other)
     result = task.result()
     assert result["failed"]
     assert result["failure"]["reason"] == "Superseded", result["msg"]
@@ -493,3 +498,28 @@ def test_a_statefulset_taken_over_during_the_wait_is_not_rolled_back(
     assert result["rolled_back"] is False
     assert "complete" not in events(result) and "rollback_started" not in events(result)
     assert sts_template_image(apps_v1, namespace) == "db:3", "the run rolled back over the other writer"
+
+
+def test_a_daemonset_taken_over_during_the_wait_is_not_rolled_back(
+    cluster, run_task, namespace, apps_v1, tmp_path, wait_for
+):
+    assert_ok(run_task("rollout", {"definition": daemonset(namespace, "agent:1")}), True)
+    slow = daemonset(namespace, "agent:2")
+    slow["spec"]["template"]["metadata"]["annotations"] = {"openrollout.test/ready-after": "60s"}
+    task = start_task("rollout", {"definition": slow}, cluster.kubeconfig, tmp_path)
+    wait_for(
+        lambda ds: ds.spec.template.spec.containers[0].image == "agent:2",
+        apps_v1.list_namespaced_daemon_set,
+        60,
+        namespace=namespace,
+    )
+    result = superseded_by(apps_v1, namespace, "agent:3", task, kind="DaemonSet")
+    assert (
+        "was changed by another writer during this rollout: its template is now (app=agent:3)"
+        in result["msg"]
+    )
+    assert result["rolled_back"] is False
+    live = apps_v1.read_namespaced_daemon_set("agent", namespace)
+    assert live.spec.template.spec.containers[0].image == "agent:3", (
+        "the run rolled back over the other writer"
+    )
