@@ -18,8 +18,9 @@ from __future__ import annotations
 #
 # Another writer (a second playbook, kubectl set image) is told by the pod template alone: these
 # kinds carry no run marks. A template changed since planning stops the run before it writes; a
-# template replaced after its write stops it at its next step (wait, post hook, end) as Superseded,
-# without a rollback that would undo the other change (docs/reliability.md, "Two runs at once").
+# template replaced after its write stops it as Superseded during the wait, or once the wait is
+# done (before the post hook), without a rollback that would undo the other change
+# (docs/reliability.md, "Two runs at once").
 import dataclasses
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -317,8 +318,6 @@ class WorkloadRolloutEngine:
             return
         hook = self.strategy.hooks[phase]
         live = self._get() if phase != "pre" or self.before is not None else None
-        if phase == "post":
-            self._check_owner(live)
         job = hook_job(
             hook_source(self.after or {}, live), hook, phase, self.planned_revision or 1, self.strategy
         )
