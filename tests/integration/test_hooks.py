@@ -7,7 +7,6 @@ label `openrollout.test/logs` gives it a log served through the API server (hack
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from _ansible import start_task
@@ -371,7 +370,7 @@ def test_a_failing_pre_hook_of_a_first_rollout_creates_nothing_and_says_so(run_t
 
 
 def test_a_deployment_created_by_another_writer_during_the_first_pre_hook_is_left_alone(
-    cluster, namespace, apps_v1, batch_v1, tmp_path
+    cluster, namespace, apps_v1, batch_v1, tmp_path, wait_for
 ):
     # Server-side apply cannot guard a create with a resourceVersion: the run checks that the
     # Deployment it found missing is still missing when it writes, and stops otherwise.
@@ -383,9 +382,12 @@ def test_a_deployment_created_by_another_writer_during_the_first_pre_hook_is_lef
     task = start_task(
         "rollout", {"definition": deployment(namespace), "strategy": strategy}, cluster.kubeconfig, tmp_path
     )
-    deadline = time.monotonic() + 60
-    while "web-1-hook-pre" not in jobs(batch_v1, namespace) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(
+        lambda job: job.metadata.name == "web-1-hook-pre",
+        batch_v1.list_namespaced_job,
+        60,
+        namespace=namespace,
+    )
     apps_v1.create_namespaced_deployment(
         namespace, deployment(namespace, "registry.example/web:other", replicas=2)
     )
