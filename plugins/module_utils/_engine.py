@@ -72,6 +72,7 @@ from ._rollout import (
     for_diff,
     name_mode_patch,
     plan_steps,
+    same_deployment_strategy,
     selector_string,
     strategy_from_deployment_strategy,
     without_noise,
@@ -79,6 +80,7 @@ from ._rollout import (
 from ._status import deployment_status
 from ._strategy import (
     HOOK_POINTS,
+    STRATEGY_ANNOTATION,
     STRATEGY_CUSTOM,
     STRATEGY_RECREATE,
     Hook,
@@ -86,6 +88,7 @@ from ._strategy import (
     StrategyError,
     check_hooks,
     parse_strategy,
+    recorded_strategy,
     strategy_to_dict,
 )
 from ._waiter import DeploymentWaiter, StepFailed, Timeline
@@ -143,6 +146,7 @@ class RolloutEngine:
         self.rollback_strategy: Optional[JSONDict] = None
         self.what = f"Deployment {request.namespace}/{request.name}"
         self.deployer_rbac_ready = False
+        self.strategy_source: Optional[str] = None  # see _strategy()
         # Who this run is, in the rollout state it writes; and, once its template is on the
         # Deployment, that template: another writer's change makes the run stop (_ownership.py).
         self.run_id = run_id or secrets.token_hex(6)
@@ -331,10 +335,44 @@ class RolloutEngine:
     # --- the rollout --------------------------------------------------------------------
 
     def _strategy(self, live: Optional[JSONDict]) -> Strategy:
-        if self.request.strategy is not None:
-            return self.request.strategy
-        raw = strategy_from_deployment_strategy((live or {}).get("spec", {}).get("strategy"))
-        return parse_strategy(raw)
+        """The strategy of this rollout; where it comes from goes to ``strategy_source``.
+
+        The task's (its strategy option, or its definition's); else the one recorded on the
+        Deployment (STRATEGY_ANNOTATION, hooks included: a DeploymentConfig's strategy is part of
+        the object, and every new deployment runs its hooks), as long as the Deployment's
+        spec.strategy is still the one recorded with it; else the live spec.strategy; else, for
+        a new Deployment, the default.
+        """
+        request = self.request
+        if request.strategy is not None:
+            self.strategy_source = request.strategy_source or "task"
+            return request.strategy
+        if live is None:
+            self.strategy_source = "default"
+            return parse_strategy(None)
+        live_strategy = live.get("spec", {}).get("strategy") or {}
+        try:
+            recorded = recorded_strategy(live)
+        except StrategyError as exc:
+            raise RolloutError(
+                f"{exc}; give strategy to record a new one on {self.what}", self._result(False)
+            ) from None
+        if recorded is not None:
+            # Mid-canary (a rollout stopped or killed there), maxUnavailable is 0 for a while.
+            if any(
+                same_deployment_strategy(live_strategy, deployment_strategy(recorded, canary))
+                for canary in (False, True)
+            ):
+                self.strategy_source = "recorded"
+                return recorded
+            self.warnings.append(
+                f"the strategy recorded on {self.what} ({STRATEGY_ANNOTATION}: {recorded.type}) is not "
+                f"its spec.strategy any more ({live_strategy.get('type', 'RollingUpdate')}), which "
+                "another writer changed: the live spec.strategy was followed, without the recorded "
+                "hooks; give strategy to choose"
+            )
+        self.strategy_source = "deployment"
+        return parse_strategy(strategy_from_deployment_strategy(live_strategy))
 
     def run(self) -> JSONDict:
         request = self.request
@@ -741,23 +779,34 @@ class RolloutEngine:
 
     def _hook_phases(self, strategy: Strategy) -> List[str]:
         """The phases whose hooks run: only when a new revision rolls out, and with wait."""
-        if not (self.change.template or self.resumed_from) or not self.request.wait:
+        if not (self.change.template or self.resumed_from) or not self.request.wait or not self.request.hooks:
             return []
         return [p for p in HOOK_POINTS if p in strategy.hooks and strategy.hooks[p].exec_new_pod is not None]
 
     def _check_hooks(self, strategy: Strategy, desired: JSONDict) -> None:
         """Hooks must name a container and volumes of the new template; tagImages is not ours."""
+        if not self.request.hooks:
+            return
         try:
             self.warnings.extend(check_hooks(strategy, desired["spec"]["template"]))
         except StrategyError as exc:
-            raise RolloutError(str(exc), self._result(False)) from None
+            hint = (
+                f" (a hook recorded with the strategy in {STRATEGY_ANNOTATION}); give a strategy, or "
+                "hooks: false to roll out without the recorded hooks"
+                if self.strategy_source == "recorded"
+                else ""
+            )
+            raise RolloutError(f"{exc}{hint}", self._result(False)) from None
         if strategy.hooks and not self.request.wait and self.change.template:
             self.warnings.append("lifecycle hooks need wait=true: they were not run")
 
     def _run_hook(self, phase: str, strategy: Strategy) -> None:
         """Run the phase's hook, if any, from the new template; StepFailed when it aborts."""
         wanted = phase in self._hook_phases(strategy) or (
-            phase == "rollback" and phase in strategy.hooks and strategy.hooks[phase].exec_new_pod is not None
+            phase == "rollback"
+            and self.request.hooks
+            and phase in strategy.hooks
+            and strategy.hooks[phase].exec_new_pod is not None
         )
         if not wanted:
             return
@@ -979,6 +1028,7 @@ class RolloutEngine:
             "previous_revision": getattr(self, "previous_revision", None),
             "deployment": without_noise(deployment),
             "strategy": strategy_to_dict(self.strategy) if hasattr(self, "strategy") else None,
+            "strategy_source": self.strategy_source,
             "steps": getattr(self, "steps", []),
             "timeline": self.timeline.events,
             "rolled_back": rolled_back,

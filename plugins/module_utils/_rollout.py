@@ -119,6 +119,11 @@ class RolloutRequest:
     kind: str = DEPLOYMENT
     partition: int | None = None
     update_strategy: dict[str, Any] | None = None
+    # Run lifecycle hooks (the task's, else those recorded on the Deployment)? The module's
+    # ``hooks`` option, as on rollout_undo. ``strategy_source``: where ``strategy`` came from,
+    # "task" (the strategy option) or "definition" (its spec.strategy, a DeploymentConfig's).
+    hooks: bool = True
+    strategy_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,6 +310,7 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             raise RolloutInputError(f"images.{container} must be an image reference, got {image!r}")
 
     raw_strategy = params.get("strategy")
+    strategy_source = "task" if raw_strategy is not None else None
     kind = _kind(params, definition)
     _workload_options(kind, params)
     update_strategy = None
@@ -324,6 +330,7 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         definition = converted.deployment
         if raw_strategy is None:
             raw_strategy = converted.strategy
+            strategy_source = "definition" if raw_strategy is not None else None
         warnings = [w for w in converted.warnings if not any(f"{{{name}:" in w for name in images)]
         test = converted.test
     if definition is not None:
@@ -360,6 +367,7 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             spec.pop("paused", None)
             if raw_strategy is None:
                 raw_strategy = strategy_from_deployment_strategy(definition_strategy)
+                strategy_source = "definition" if raw_strategy is not None else None
         elif update_strategy is not None:
             spec["updateStrategy"] = merge_update_strategy(spec.get("updateStrategy"), update_strategy)
         if replicas is not None:
@@ -413,6 +421,8 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         rollback_on_failure=bool(params.get("rollback_on_failure", True)),
         wait=bool(params.get("wait", True)),
         wait_timeout=wait_timeout,
+        hooks=params.get("hooks") is not False,
+        strategy_source=strategy_source if strategy is not None else None,
     )
 
 

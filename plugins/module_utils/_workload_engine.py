@@ -310,7 +310,7 @@ class WorkloadRolloutEngine:
 
     def _has_hook(self, phase: str) -> bool:
         hook = self.strategy.hooks.get(phase)
-        return hook is not None and hook.exec_new_pod is not None
+        return self.request.hooks and hook is not None and hook.exec_new_pod is not None
 
     def _run_hook(self, phase: str) -> None:
         """Run the phase's hook, if any, from the new template; StepFailed when it aborts."""

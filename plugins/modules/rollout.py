@@ -167,7 +167,10 @@ options:
       - The strategy is recorded on the Deployment, hooks included, in the C(openrollout.k8s/strategy)
         annotation (JSON). The controller copies it to the ReplicaSet of each new revision, so
         M(openrollout.k8s.rollout_undo) runs the hooks of the revision it goes back to. Env from
-        Secrets stays a reference there too. Without a strategy anywhere, the recorded one is kept.
+        Secrets stays a reference there too. Without a strategy anywhere, the recorded one is kept
+        and followed, hooks included (see O(hooks)), as long as the Deployment's C(spec.strategy) is
+        still the one recorded with it; if another writer changed C(spec.strategy), that one is
+        followed, without hooks, and a warning says so.
       - For a StatefulSet or DaemonSet, V(Rolling) sets C(updateStrategy.type=RollingUpdate) and
         V(OnDelete) sets C(OnDelete); without C(type), the workload's own type is kept.
         C(rollingParams.maxUnavailable) and (DaemonSet) C(maxSurge) are written as given; C(maxSurge)
@@ -214,6 +217,16 @@ options:
       - Deployments only.
     type: str
     choices: [mid, post]
+  hooks:
+    description:
+      - Run the lifecycle hooks (pre, mid, post and rollback) when a new revision rolls out.
+      - Without O(strategy), the strategy recorded on the Deployment (C(openrollout.k8s/strategy)) is
+        followed, hooks included, as every new deployment of a DeploymentConfig runs its hooks. The
+        result's RV(strategy_source) says so.
+      - V(false) rolls out without any hook, on purpose, as with M(openrollout.k8s.rollout_undo)'s
+        O(openrollout.k8s.rollout_undo#module:hooks). The recorded strategy keeps its hooks.
+    type: bool
+    default: true
 notes:
   - The pod-template hash decides what a revision is, as for C(kubectl). Changing only replicas,
     strategy, labels or annotations of the Deployment never creates a revision.
@@ -406,6 +419,15 @@ strategy:
     type: Rolling
     rolling_params: {max_surge: "25%", max_unavailable: "25%", timeout_seconds: 600,
                      interval_seconds: 1, update_period_seconds: 1}
+strategy_source:
+  description:
+    - Where RV(strategy) comes from. V(task) (the O(strategy) option), V(definition) (its
+      C(spec.strategy), or a DeploymentConfig's strategy), V(recorded) (the strategy recorded on the
+      Deployment by an earlier rollout, hooks included), V(deployment) (the live C(spec.strategy)) or
+      V(default) (a new Deployment without any).
+  returned: for a Deployment
+  type: str
+  sample: recorded
 steps:
   description:
     - The planned (new, old) replica counts, from the controller's own fencepost arithmetic
@@ -510,6 +532,7 @@ ROLLOUT_ARG_SPEC = {
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int"},
     "stop_before": {"type": "str", "choices": ["mid", "post"]},
+    "hooks": {"type": "bool", "default": True},
 }
 
 

@@ -34,7 +34,11 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
     Failure,
     RolloutRequest,
 )
-from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import parse_strategy
+from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import (
+    STRATEGY_ANNOTATION,
+    parse_strategy,
+    strategy_annotation,
+)
 from ansible_collections.openrollout.k8s.plugins.module_utils._undo import (
     DeploymentUndo,
     UndoError,
@@ -495,3 +499,77 @@ def test_an_api_error_before_the_undo_is_written_is_the_apis_message(monkeypatch
 
     assert info.value is error
     assert cluster.deployment == before
+
+
+# --- the strategy recorded on the Deployment, for a task without one (name + images) --------
+
+RECORDED = {
+    "type": "Rolling",
+    "rollingParams": {
+        "maxSurge": 1,
+        "maxUnavailable": 1,
+        "timeoutSeconds": 120,
+        "pre": {"failurePolicy": "Abort", "execNewPod": {"containerName": "app", "command": ["migrate"]}},
+        "post": {"failurePolicy": "Ignore", "execNewPod": {"containerName": "app", "command": ["smoke"]}},
+    },
+}
+
+
+MISSING_CONTAINER = {"execNewPod": {"containerName": "db", "command": ["migrate"]}}
+
+
+def recorded_cluster(live_strategy=None):
+    cluster = FakeCluster()
+    annotations(cluster)[STRATEGY_ANNOTATION] = strategy_annotation(parse_strategy(RECORDED))
+    if live_strategy is not None:
+        cluster.deployment["spec"]["strategy"] = live_strategy
+    return cluster
+
+
+def planned(engine):
+    engine.check_mode = True
+    return engine.run()
+
+
+def test_a_task_without_strategy_runs_the_recorded_one_with_its_hooks():
+    result = planned(engine_for(recorded_cluster(), strategy=None))
+    assert result["strategy_source"] == "recorded"
+    assert [(h["phase"], h["job"]) for h in result["hooks"]] == [
+        ("pre", "web-2-hook-pre"),
+        ("post", "web-2-hook-post"),
+    ]
+    assert result["strategy"]["rolling_params"]["timeout_seconds"] == 120
+
+
+def test_hooks_false_skips_the_recorded_hooks_and_keeps_them_recorded():
+    cluster = recorded_cluster()
+    recorded = annotations(cluster)[STRATEGY_ANNOTATION]
+    assert planned(engine_for(cluster, strategy=None, hooks=False))["hooks"] == []
+    engine = engine_for(cluster, strategy=None, hooks=False)
+    engine.hook_runner.run = lambda *args, **kwargs: pytest.fail("no hook runs with hooks: false")
+    result = engine.run()
+    assert (result["changed"], result["hooks"], result["strategy_source"]) == (True, [], "recorded")
+    assert annotations(cluster)[STRATEGY_ANNOTATION] == recorded
+
+
+def test_a_recorded_strategy_another_writer_replaced_in_spec_is_not_followed_and_said():
+    result = planned(engine_for(recorded_cluster({"type": "Recreate"}), strategy=None))
+    assert result["strategy_source"] == "deployment"
+    assert result["hooks"] == []
+    assert result["strategy"]["type"] == "Recreate"
+    assert any("spec.strategy any more (Recreate)" in warning for warning in result["warnings"])
+
+
+def test_the_task_strategy_wins_over_the_recorded_one():
+    result = planned(engine_for(recorded_cluster()))
+    assert (result["strategy_source"], result["hooks"]) == ("task", [])
+
+
+def test_a_recorded_hook_the_new_template_cannot_run_says_how_to_go_on():
+    cluster = recorded_cluster()
+    annotations(cluster)[STRATEGY_ANNOTATION] = strategy_annotation(
+        parse_strategy({**RECORDED, "rollingParams": {**RECORDED["rollingParams"], "pre": MISSING_CONTAINER}})
+    )
+    msg = failed(engine_for(cluster, strategy=None))[0]
+    assert "hooks: false to roll out without the recorded hooks" in msg
+    assert cluster.writes == []
