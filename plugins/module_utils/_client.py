@@ -63,6 +63,8 @@ RETRY_BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0)
 REQUEST_SECONDS = 60
 # How long send() keeps retrying a request to an API server that answered before (a restart).
 RECONNECT_SECONDS = 60.0
+# A pod's log: the API server asks the pod's kubelet; one that does not answer by then is reported.
+LOG_SECONDS = 10
 # One watch request lasts at most this long; the next resumes from the last resourceVersion.
 WATCH_REQUEST_SECONDS = 60
 # First wait before retrying a write that hit 409 Conflict (doubles each time).
@@ -585,9 +587,20 @@ class KubeClient:
         """Delete an object (``body``: DeleteOptions, e.g. preconditions); False when already gone."""
         return self.send(what, "DELETE", resource.path(namespace, name), query, body) is not None
 
-    def pod_log(self, namespace: str, name: str, **query: Any) -> str:
-        """A pod's log as text (``container``, ``tail_lines`` ...); ApiException and the rest as raised."""
-        response = self.request("GET", PODS.path(namespace, name, "log"), query)
+    def pod_log(self, what: str, namespace: str, name: str, **query: Any) -> str:
+        """A pod's log as text (``container``, ``tail_lines`` ...); ClientError (with ``what``) if unread.
+
+        One try, unlike ``send``: the API server fetches a log from the pod's kubelet, and a kubelet
+        it cannot reach answers 5xx for as long as it stays unreachable; the caller says why the log
+        is missing rather than holding the task for RECONNECT_SECONDS.
+        """
+        path = PODS.path(namespace, name, "log")
+        try:
+            response = self.request("GET", path, query, timeout=LOG_SECONDS)
+        except ApiException as exc:
+            raise ClientError(f"{what}: {api_error_message(exc, 'GET', path, query)}", exc.status) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClientError(f"{what}: {connection_error_message(exc)}") from None
         return _text(response.data)
 
     def retry_on_conflict(self, action: Callable[[], T], what: str) -> T:

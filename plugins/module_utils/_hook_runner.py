@@ -9,7 +9,7 @@ from __future__ import annotations
 # (older revisions, failed attempts) are deleted when the phase runs again, and the last one
 # stays for `kubectl logs`; those of another kind of workload of the same name stay.
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._client import JOBS, PODS, ClientError, KubeClient, Source, WaitTimeout
 from ._hooks import (
@@ -77,6 +77,7 @@ class HookRunner:
             "exit_code": None,
             "reason": None,
             "log_tail": [],
+            "log_error": None,
         }
         # A Job of this name made from this very hook (same pod spec) is this hook's: skipped
         # when it succeeded, waited for when it still runs (a run killed meanwhile started it,
@@ -113,8 +114,8 @@ class HookRunner:
                 exit_code=outcome.exit_code,
                 reason=outcome.reason,
                 message=outcome.message,
-                log_tail=self._log_tail(outcome.pod, namespace),
             )
+            record["log_tail"], record["log_error"] = self._log_tail(outcome.pod, namespace)
             self.timeline.event(
                 "hook_finished",
                 phase=phase,
@@ -201,14 +202,18 @@ class HookRunner:
         )
         return [p for p in pods if owned_by(p, job["metadata"].get("uid", ""))]
 
-    def _log_tail(self, pod: Optional[str], namespace: str) -> List[str]:
-        """The end of the hook pod's log; [] where the cluster serves none (the exit code remains)."""
+    def _log_tail(self, pod: Optional[str], namespace: str) -> Tuple[List[str], Optional[str]]:
+        """The end of the hook pod's log, and why it could not be read (None when it was).
+
+        A log that cannot be read does not change the hook's outcome (its exit code is in the pod's
+        status), but it is said: an empty ``log_tail`` alone would read as a hook that printed nothing.
+        """
         if not pod:
-            return []
+            return [], None
         try:
-            return log_tail(self.client.pod_log(namespace, pod, tail_lines=40))
-        except Exception:  # a missing log must not hide the hook's outcome
-            return []
+            return log_tail(self.client.pod_log(f"reading the log of pod {pod}", namespace, pod, tail_lines=40)), None
+        except ClientError as exc:
+            return [], str(exc)
 
     def _delete_previous(self, job: JSONDict) -> None:
         """before-hook-creation: the phase's earlier Jobs (every revision) go before this one runs."""
@@ -272,6 +277,8 @@ def run_hook_step(
     records.append(record)
     if record.get("warning"):
         warnings.append(record["warning"])
+    elif record.get("log_error") and record.get("succeeded"):
+        warnings.append(f"{phase} hook {record['job']} succeeded, but {record['log_error']}")
     return record
 
 
@@ -287,6 +294,8 @@ def describe_failure(record: JSONDict) -> str:
     tail = record.get("log_tail") or []
     if tail:
         text += "; last log lines: " + " | ".join(tail[-5:])
+    elif record.get("log_error"):
+        text += f"; no log: {record['log_error']}"
     else:
         text += "; no log available"
     return text

@@ -203,9 +203,9 @@ hook:
   description:
     - What the hook did. C(phase), C(job) (the Job's name), C(failure_policy), C(attempts), C(succeeded),
       C(skipped) (a Job of that name had already succeeded, so the hook did not run again),
-      C(exit_code), C(reason) and C(log_tail) (the last lines of its log, empty where the cluster
-      serves no logs). A failure has C(message), and one ignored with failurePolicy Ignore has
-      C(warning).
+      C(exit_code), C(reason), C(log_tail) (the last lines of its log) and C(log_error) (why the log
+      could not be read, for example an unreachable kubelet or no C(get) on C(pods/log); null when it
+      was read). A failure has C(message), and one ignored with failurePolicy Ignore has C(warning).
     - In check mode, C(phase), C(job), C(failure_policy) and C(planned=true), or the same record as a
       real run when the hook would be skipped.
   returned: always
@@ -410,6 +410,7 @@ def skipped_record(phase: str, job: str, hook: Hook) -> JSONDict:
         "exit_code": 0,
         "reason": "AlreadySucceeded",
         "log_tail": [],
+        "log_error": None,
     }
 
 

@@ -466,14 +466,16 @@ hooks:
   description:
     - The lifecycle hooks run, in order. In check mode, the hooks that would run (C(planned)).
     - Each hook has C(phase), C(job), C(failure_policy), C(attempts), C(succeeded), C(skipped) (a Job of
-      that name had already succeeded), C(exit_code), C(reason) and C(log_tail) (the last lines of its
-      log, empty where the cluster serves no logs).
+      that name had already succeeded), C(exit_code), C(reason), C(log_tail) (the last lines of its
+      log) and C(log_error) (why the log could not be read, for example an unreachable kubelet or no
+      C(get) on C(pods/log); null when it was read). A hook that succeeded but whose log could not be
+      read also gives a warning.
   returned: always
   type: list
   elements: dict
   sample:
     - {phase: pre, job: web-3-hook-pre, failure_policy: Abort, attempts: 1, succeeded: true,
-       skipped: false, exit_code: 0, reason: Completed, log_tail: ["migrations complete"]}
+       skipped: false, exit_code: 0, reason: Completed, log_tail: ["migrations complete"], log_error: null}
 stopped_before:
   description: The phase the rollout stopped before (O(stop_before)), or null.
   returned: always

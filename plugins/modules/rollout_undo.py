@@ -289,7 +289,7 @@ hooks:
   description:
     - The lifecycle hooks run, in order (see O(hooks)). In check mode, the hooks that would run (C(planned)).
     - Each hook has C(phase), C(job), C(failure_policy), C(attempts), C(succeeded), C(skipped), C(exit_code),
-      C(reason) and C(log_tail), as in M(openrollout.k8s.rollout).
+      C(reason), C(log_tail) and C(log_error), as in M(openrollout.k8s.rollout).
   returned: always
   type: list
   elements: dict
