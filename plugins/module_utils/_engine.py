@@ -37,12 +37,14 @@ from ._hook_runner import HookFailed, HookRunner, run_hook_step
 from ._hooks import custom_job, deployer_rbac, hook_job, hook_job_name, hook_source
 from ._ownership import (
     REASON_SUPERSEDED,
+    ROLLOUT_BOOKKEEPING,
     RUN_LABEL,
     STATE_ANNOTATION,
     changed_since,
     claim_refused,
     rollout_state,
     runs,
+    stale_state,
     superseded,
 )
 from ._revisions import (
@@ -287,6 +289,36 @@ class RolloutEngine:
             guard=False,
         )
 
+    def _drop_stale_state(self) -> Optional[JSONDict]:
+        """Remove a rollout state an undo brought back (_ownership.stale_state), and read again.
+
+        Guarded by the resourceVersion it was found stale at: a run writing its own state
+        meanwhile is never undone. Bookkeeping of ours, not the user's: it is no change of the task.
+        """
+
+        def attempt() -> Optional[JSONDict]:
+            live = self._get()
+            if live is None or not stale_state(live):
+                return live
+            patch = {
+                "metadata": {
+                    "resourceVersion": live["metadata"]["resourceVersion"],
+                    "annotations": {STATE_ANNOTATION: None},
+                }
+            }
+            self.client.patch(
+                f"removing a stale rollout state from {self.what}",
+                DEPLOYMENTS,
+                self.request.namespace,
+                self.request.name,
+                patch,
+                MERGE_PATCH,
+                field_manager=FIELD_MANAGER,
+            )
+            return self._get()
+
+        return self.client.retry_on_conflict(attempt, "removing a stale rollout state")
+
     def _superseded(self, deployment: JSONDict) -> Optional[Failure]:
         """The failure when another writer took the Deployment over from this run; else None."""
         if not self.owning:
@@ -377,13 +409,22 @@ class RolloutEngine:
     def run(self) -> JSONDict:
         request = self.request
         self.waiter.set_deadline(request.wait_timeout)
-        live = self._get()
+        read: List[Optional[JSONDict]] = [self._get()]
+        if read[0] is not None and stale_state(read[0]) and not self.check_mode:
+            read = [self._drop_stale_state()]
+
+        def observe() -> Tuple[Optional[JSONDict], JSONDict]:
+            # The Deployment and the server's dry run of the task on it, from one read: a 409
+            # (the controller's status update in between) reads again.
+            current = read.pop() if read else self._get()
+            return current, self._write(current, dry_run=True)
+
+        live, desired = self.client.retry_on_conflict(observe, "planning the rollout")
         replica_sets = self._replica_sets(live) if live is not None else []
         strategy = self._strategy(live)
         wanted_strategy = (
             deployment_strategy(strategy) if request.strategy is not None or live is None else None
         )
-        desired = self._write(live, dry_run=True)
         change = compare(live, desired, wanted_strategy)
         if request.test and live is not None and not change.template and change.replicas:
             # A test DeploymentConfig sits at 0 after its rollout: that is not a change to undo.
@@ -918,7 +959,7 @@ class RolloutEngine:
                     "value": live["metadata"]["resourceVersion"],
                 }
             ]
-            operations += rollback_patch(live, previous_rs) or []
+            operations += rollback_patch(live, previous_rs, drop=ROLLOUT_BOOKKEEPING) or []
             if not operations[1:]:
                 # The template is already the previous one: still drop our state annotation.
                 annotations = dict(live["metadata"].get("annotations") or {})
@@ -927,8 +968,6 @@ class RolloutEngine:
                     operations.append(
                         {"op": "replace", "path": "/metadata/annotations", "value": annotations}
                     )
-            else:
-                operations[-1]["value"].pop(STATE_ANNOTATION, None)
             operations += [
                 {"op": "add", "path": "/spec/replicas", "value": previous_replicas},
                 {"op": "add", "path": "/spec/strategy", "value": _without_nulls(final_strategy)},

@@ -29,6 +29,9 @@ from ._rollout import Failure
 STATE_ANNOTATION = "openrollout.k8s/rollout"
 RUN_LABEL = "openrollout.k8s/run"
 REASON_SUPERSEDED = "Superseded"
+# What of ours the Deployment controller copies to a revision's ReplicaSet (all annotations but
+# its own few) and an undo would copy back: an undo of ours leaves these out.
+ROLLOUT_BOOKKEEPING = frozenset({STATE_ANNOTATION})
 # The words every such failure message has, for people and for scripts.
 SUPERSEDED = "was changed by another writer"
 
@@ -41,8 +44,7 @@ def _template(deployment: dict[str, Any]) -> dict[str, Any]:
     return _dict(_dict(deployment.get("spec")).get("template"))
 
 
-def rollout_state(deployment: dict[str, Any]) -> Optional[dict[str, Any]]:
-    """The rollout state annotation as JSON, whatever revision it names; None if absent or unreadable."""
+def _raw_state(deployment: dict[str, Any]) -> Optional[dict[str, Any]]:
     raw = _dict(_dict(deployment.get("metadata")).get("annotations")).get(STATE_ANNOTATION)
     if not raw:
         return None
@@ -51,6 +53,33 @@ def rollout_state(deployment: dict[str, Any]) -> Optional[dict[str, Any]]:
     except ValueError:
         return None
     return state if isinstance(state, dict) else None
+
+
+def stale_state(deployment: dict[str, Any]) -> bool:
+    """Is the rollout state on ``deployment`` a copy brought back by an undo?
+
+    The controller copies the Deployment's annotations, this one too, to the ReplicaSet of the
+    revision being rolled out, and an undo (kubectl's) copies that ReplicaSet's back. Such a copy
+    names the revision it was about, which is older than the Deployment's own revision: an undo
+    always gives the revision gone back to a new, higher number. A state a run has just written
+    names a revision at least the Deployment's (the controller numbers the new one a moment
+    later), so it is never taken for stale.
+
+        state {"revision": 1, ...} on a Deployment at revision 4 -> True
+        state {"revision": 4, ...} at revision 3 (just written) or 4 (stopped there) -> False
+    """
+    state = _raw_state(deployment)
+    number = state.get("revision") if state is not None else None
+    if not isinstance(number, int) or isinstance(number, bool):
+        return False
+    return number < revision(deployment)
+
+
+def rollout_state(deployment: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """The rollout state annotation as JSON; None if absent, unreadable, or stale (stale_state)."""
+    if stale_state(deployment):
+        return None
+    return _raw_state(deployment)
 
 
 def state_run(deployment: dict[str, Any]) -> Optional[str]:
@@ -139,6 +168,7 @@ def claim_refused(now: dict[str, Any], what: str) -> Failure:
 
 __all__ = [
     "REASON_SUPERSEDED",
+    "ROLLOUT_BOOKKEEPING",
     "RUN_LABEL",
     "STATE_ANNOTATION",
     "SUPERSEDED",
@@ -148,6 +178,7 @@ __all__ = [
     "label_run",
     "rollout_state",
     "runs",
+    "stale_state",
     "state_run",
     "superseded",
 ]

@@ -319,7 +319,7 @@ def rollback_refusal(deployment: dict[str, Any]) -> str | None:
 
 
 def rollback_template_and_annotations(
-    deployment: dict[str, Any], target_rs: dict[str, Any]
+    deployment: dict[str, Any], target_rs: dict[str, Any], drop: frozenset[str] = frozenset()
 ) -> tuple[dict[str, Any], dict[str, str]] | None:
     """The pod template and the full annotations the Deployment gets on rollback.
 
@@ -331,6 +331,8 @@ def rollback_template_and_annotations(
     last-applied configuration, the revision bookkeeping); all others are the
     ReplicaSet's, so a change-cause recorded on it comes back with it, and
     annotations that only the Deployment has are dropped, exactly as kubectl does.
+    Beyond kubectl, the ``drop`` annotations come from neither: bookkeeping of a rollout that
+    the controller copied to the ReplicaSet while it ran (_ownership.STATE_ANNOTATION).
     """
     target_template = _template(target_rs)
     if equal_ignore_hash(target_template, _template(deployment)):
@@ -343,10 +345,14 @@ def rollback_template_and_annotations(
     for key, value in _annotations(target_rs).items():
         if key not in ROLLBACK_SKIPPED_ANNOTATIONS:
             annotations[key] = value
+    for key in drop:
+        annotations.pop(key, None)
     return template, annotations
 
 
-def rollback_patch(deployment: dict[str, Any], target_rs: dict[str, Any]) -> list[JSONDict] | None:
+def rollback_patch(
+    deployment: dict[str, Any], target_rs: dict[str, Any], drop: frozenset[str] = frozenset()
+) -> list[JSONDict] | None:
     """kubectl's rollback as a JSON patch (RFC 6902) list, or None when nothing changes.
 
     Two operations, as kubectl sends them::
@@ -358,7 +364,7 @@ def rollback_patch(deployment: dict[str, Any], target_rs: dict[str, Any]) -> lis
     patch cannot replace a missing member). See rollback_template_and_annotations
     for what the values hold. Send it with content type application/json-patch+json.
     """
-    changes = rollback_template_and_annotations(deployment, target_rs)
+    changes = rollback_template_and_annotations(deployment, target_rs, drop)
     if changes is None:
         return None
     template, annotations = changes

@@ -34,6 +34,7 @@ from ._client import (
 )
 from ._hook_runner import HookRunner, run_hook_step
 from ._hooks import hook_job
+from ._ownership import ROLLOUT_BOOKKEEPING
 from ._revisions import (
     RevisionNotFound,
     find_new_replica_set,
@@ -293,7 +294,7 @@ class DeploymentUndo(Undo):
         if refusal is not None:
             raise self._fail(refusal)
 
-        patch = rollback_patch(live, target)
+        patch = rollback_patch(live, target, drop=ROLLOUT_BOOKKEEPING)
         if patch is None:
             self.timeline.event("unchanged", revision=previous)
             if request.wait and not self.check_mode and not deployment_status(live).done:
@@ -436,7 +437,7 @@ class DeploymentUndo(Undo):
         refusal = rollback_refusal(live)
         if refusal is not None:
             raise self._fail(refusal)
-        patch = rollback_patch(live, target)
+        patch = rollback_patch(live, target, drop=ROLLOUT_BOOKKEEPING)
         if patch is None:  # someone else rolled it back in between
             return live
         return self._send(live, patch, dry_run=False)

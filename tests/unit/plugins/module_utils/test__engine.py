@@ -573,3 +573,20 @@ def test_a_recorded_hook_the_new_template_cannot_run_says_how_to_go_on():
     msg = failed(engine_for(cluster, strategy=None))[0]
     assert "hooks: false to roll out without the recorded hooks" in msg
     assert cluster.writes == []
+
+
+# --- a rollout state brought back by an undo (kubectl's): stale, removed, no change --------
+
+
+def test_a_stale_rollout_state_is_removed_and_not_resumed_from():
+    cluster = FakeCluster()
+    engine_for(cluster).run()  # revision 2
+    stale = json.dumps({"revision": 1, "next": "post", "run": "old", "strategy": USER_STRATEGY})
+    annotations(cluster)[STATE_ANNOTATION] = stale
+    writes = len(cluster.writes)
+    check = planned(engine_for(cluster, images={"app": "web:2"}))
+    assert (check["changed"], check["resumed_from"], cluster.writes[writes:]) == (False, None, [])
+    result = engine_for(cluster, images={"app": "web:2"}).run()
+    assert (result["changed"], result["resumed_from"], result["hooks"]) == (False, None, [])
+    assert cluster.writes[writes:] == ["removing a stale rollout state from Deployment shop/web"]
+    assert STATE_ANNOTATION not in annotations(cluster)

@@ -23,6 +23,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._ownership import 
     label_run,
     rollout_state,
     runs,
+    stale_state,
     state_run,
     superseded,
 )
@@ -62,6 +63,26 @@ def test_rollout_state_and_its_run(state, parsed, run):
     live = deployment(state=state)
     assert rollout_state(live) == parsed
     assert state_run(live) == run
+
+
+@pytest.mark.parametrize(
+    ("state_revision", "live_revision", "stale"),
+    [
+        (1, "4", True),  # revision 1's rollout state, brought back by an undo to it (now revision 4)
+        (3, "4", True),
+        (4, "4", False),  # a rollout stopped at its revision (stop_before, or killed): it goes on
+        (5, "4", False),  # just written with the template, before the controller numbers it
+        (1, "", False),  # no revision yet
+        ("1", "4", False),  # not a number: not ours to judge
+        (None, "4", False),
+    ],
+)
+def test_a_state_about_an_older_revision_is_stale_and_ignored(state_revision, live_revision, stale):
+    live = deployment(
+        revision=live_revision, state={"revision": state_revision, "next": "post", "run": "abc"}
+    )
+    assert stale_state(live) is stale
+    assert (rollout_state(live) is None, runs(live) == set()) == (stale, stale)
 
 
 def test_runs_come_from_the_label_and_the_state():

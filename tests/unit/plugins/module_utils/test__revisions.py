@@ -417,6 +417,15 @@ def test_rollback_patch_follows_kubectl():
     assert POD_TEMPLATE_HASH_LABEL not in patch[0]["value"]["metadata"]["labels"]
 
 
+def test_rollback_patch_leaves_out_the_dropped_annotations_of_either():
+    d = deployment("web:4", annotations={"ours": "on the deployment", "team": "web"})
+    target = replica_set(
+        "web-r2", "web:2", 2, "2024-01-02T10:00:00Z", annotations={"ours": "copied", "a": "b"}
+    )
+    assert rollback_patch(d, target, drop=frozenset({"ours"}))[1]["value"] == {"a": "b"}
+    assert rollback_patch(d, target)[1]["value"] == {"ours": "copied", "a": "b"}  # kubectl's
+
+
 def test_rollback_patch_adds_annotations_when_missing():
     patch = rollback_patch(deployment("web:4"), R1)
     assert patch is not None
