@@ -67,6 +67,7 @@ from ._rollout import (
     Failure,
     RolloutRequest,
     apply_body,
+    blank_image_refusal,
     canary_first,
     compare,
     deployment_strategy,
@@ -449,6 +450,9 @@ class RolloutEngine:
         else:
             self.planned_revision = revision(current_rs) if current_rs is not None else None
 
+        refusal = blank_image_refusal(desired["spec"]["template"], self.what)
+        if refusal is not None:
+            raise RolloutError(refusal, self._result(False))
         self._check_hooks(strategy, desired)
         if request.stop_before == "mid" and strategy.type != STRATEGY_RECREATE:
             raise RolloutError(

@@ -426,6 +426,34 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
     )
 
 
+def blank_images(template: Any) -> list[str]:
+    """The containers (init containers too) of a pod template with no image, or a blank one.
+
+    The API takes a template with ``image: " "`` (a DeploymentConfig leaves that for its
+    ImageChange trigger to fill in), but no pod can be made from it.
+    """
+    spec = _dict(_dict(template).get("spec"))
+    return [
+        str(container.get("name"))
+        for key in ("initContainers", "containers")
+        for container in spec.get(key) or []
+        if isinstance(container, dict)
+        and not (isinstance(container.get("image"), str) and container["image"].strip())
+    ]
+
+
+def blank_image_refusal(template: Any, what: str) -> str | None:
+    """Why a template with blank images is refused before anything is written (None: it has none)."""
+    blank = blank_images(template)
+    if not blank:
+        return None
+    return (
+        f"container {', '.join(blank)} of {what} has no image (empty or blank): the ReplicaSet controller "
+        f"could not create a pod from it (a DeploymentConfig leaves it to its ImageChange trigger); "
+        f"give it with images: {{{blank[0]}: <image>}}, or in the definition. Nothing was changed"
+    )
+
+
 def container_names(template: Any) -> list[str]:
     spec = _dict(_dict(template).get("spec"))
     names = []
@@ -687,10 +715,12 @@ def assess(
 ) -> Assessment:
     """Is the wait for ``goal`` over? Records progress on ``tracker``.
 
-    Fails fast on the controller's ProgressDeadlineExceeded and on pod reasons that do not
-    clear by waiting (CrashLoopBackOff, ImagePullBackOff, Unschedulable ...) among the new
-    revision's pods; fails with reason Timeout when nothing moved for the tracker's timeout
-    (OpenShift's timeoutSeconds), naming what is stuck.
+    Fails fast on the controller's ProgressDeadlineExceeded, on the new ReplicaSet's
+    ReplicaFailure (FailedCreate, QuotaExceeded: pods it cannot create, with the API's reason),
+    and on pod reasons that do not clear by waiting (CrashLoopBackOff, ImagePullBackOff,
+    CreateContainerConfigError, Unschedulable ...) among the new revision's pods; fails with
+    reason Timeout when nothing moved for the tracker's timeout (OpenShift's timeoutSeconds),
+    naming what is stuck.
     """
     if deployment is None:
         return Assessment(False, Failure(REASON_DELETED, "the Deployment was deleted during the rollout"), "")
@@ -721,6 +751,14 @@ def assess(
         problems = pod_problems(new_pods)
         detail = f": {summarize_problems(problems)}" if problems else ""
         return Assessment(False, Failure(status.failure, status.message + detail), status.message)
+    # The ReplicaSet controller could not create the new revision's pods (an invalid pod spec, a
+    # quota, an admission webhook, a missing ServiceAccount): it says why at once, and retrying
+    # the same template gives the same answer until the progress deadline.
+    not_created = replica_set_problems(new_rs) if new_rs else []
+    if not_created:
+        return Assessment(
+            False, Failure(not_created[0].reason, summarize_problems(not_created)), status.message
+        )
     broken = unrecoverable(pod_problems(new_pods))
     if broken:
         return Assessment(False, Failure(broken[0].reason, summarize_problems(broken)), status.message)
@@ -783,6 +821,8 @@ __all__ = [
     "RolloutRequest",
     "apply_body",
     "assess",
+    "blank_image_refusal",
+    "blank_images",
     "build_request",
     "canary_first",
     "compare",

@@ -32,6 +32,13 @@ UNRECOVERABLE_REASONS = frozenset(
     }
 )
 
+# Waiting reasons whose message names what is missing or wrong (a Secret, a ConfigMap, a key, the
+# runtime's error): a summary gives it with the pod, as the name is what to fix.
+#   CreateContainerConfigError: secret "db" not found / couldn't find key password in Secret shop/db
+_NAMING_REASONS = frozenset(
+    {"CreateContainerConfigError", "CreateContainerError", "RunContainerError", "InvalidImageName"}
+)
+
 # Waiting reasons every healthy pod goes through: not problems.
 _BENIGN_WAITING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
 
@@ -260,6 +267,8 @@ def _describe(problem: PodProblem) -> str:
     if not problem.pod:
         return _shorten(problem.message)
     if problem.container:
+        if problem.message and problem.reason in _NAMING_REASONS:
+            return f"{problem.pod} (container {problem.container}: {_shorten(problem.message)})"
         return f"{problem.pod} (container {problem.container})"
     if problem.message:
         return f"{problem.pod} ({_shorten(problem.message)})"

@@ -35,6 +35,7 @@ from ._rollout import (
     Change,
     Failure,
     RolloutRequest,
+    blank_image_refusal,
     compare,
     for_diff,
     selector_string,
@@ -194,6 +195,9 @@ class WorkloadRolloutEngine:
             self.rollback_to = next(
                 (controller_revision_number(cr) for cr in revisions if cr["metadata"]["name"] == older), None
             )
+        refusal = blank_image_refusal(desired["spec"]["template"], self.what)
+        if refusal is not None:
+            raise RolloutError(refusal, self._result(False))
         try:
             self.warnings.extend(check_hooks(strategy, desired["spec"]["template"]))
             check_workload_hooks(self.kind, strategy, update_type)

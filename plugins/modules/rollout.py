@@ -23,8 +23,12 @@ description:
   - Waits use watches on the Deployment, its ReplicaSets and its pods, never polling loops.
     A rollout fails at once on C(ProgressDeadlineExceeded) or on a pod reason that waiting does
     not cure (C(CrashLoopBackOff), C(ImagePullBackOff), C(ErrImagePull), C(Unschedulable),
-    C(CreateContainerConfigError) ...). It also fails when nothing moves for the strategy's
-    C(timeoutSeconds), as in OpenShift.
+    C(CreateContainerConfigError) with the missing Secret or ConfigMap named ...). It fails at once
+    too when the ReplicaSet controller cannot create the new pods (C(FailedCreate), C(QuotaExceeded):
+    an invalid pod spec, a quota, an admission refusal, a missing ServiceAccount), with the API's
+    message. It also fails when nothing moves for the strategy's C(timeoutSeconds), as in OpenShift.
+  - A container with a blank image (C(" "), left by a DeploymentConfig for its ImageChange trigger)
+    is refused before anything is written.
   - On failure, with O(rollback_on_failure), the revision that ran before is restored at its
     replica count, the way C(kubectl rollout undo) does it, and the module waits until it is
     available again. The task fails with a message naming the cause and the pods concerned.
@@ -487,7 +491,7 @@ resumed_from:
   type: str
   sample: mid
 failure:
-  description: Why the rollout failed. C(reason) is for example C(CrashLoopBackOff), C(ProgressDeadlineExceeded) or C(Timeout).
+  description: Why the rollout failed. C(reason) is for example C(CrashLoopBackOff), C(FailedCreate), C(QuotaExceeded), C(ProgressDeadlineExceeded) or C(Timeout).
   returned: on rollout failure
   type: dict
   sample: {reason: CrashLoopBackOff, message: "CrashLoopBackOff: web-7d9c-x2x (container app)"}

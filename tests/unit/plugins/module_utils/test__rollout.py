@@ -29,6 +29,8 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
     RolloutRequest,
     apply_body,
     assess,
+    blank_image_refusal,
+    blank_images,
     build_request,
     canary_first,
     compare,
@@ -1271,20 +1273,36 @@ def test_assess_stall_lists_five_pods_then_counts():
     )
 
 
-def test_assess_stall_names_the_replica_set_problem():
-    quota = {
-        "type": "ReplicaFailure",
-        "status": "True",
-        "reason": "FailedCreate",
-        "message": 'pods "web-7f9c8b5d4-zz" is forbidden: exceeded quota: compute, requested: cpu=1',
-    }
-    sets = [old_rs(1), new_rs(1, ready=0, available=0, conditions=[quota])]
-    answer = look(GOAL_CANARY, STALLED, sets, [pod("web-6d4cf56db6-aaaaa", sets[0])], at=(0, 10))
-    assert answer.failure == Failure(
-        REASON_TIMEOUT,
-        f"no progress for 3s (timeoutSeconds): {STALLED_STATUS}; QuotaExceeded: "
-        'pods "web-7f9c8b5d4-zz" is forbidden: exceeded quota: compute, requested: cpu=1',
-    )
+def replica_failure(message):
+    return {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": message}
+
+
+@pytest.mark.parametrize("goal", [GOAL_CANARY, GOAL_COMPLETE, GOAL_NEW_AVAILABLE])
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ('pods "web-7f9c8b5d4-zz" is forbidden: exceeded quota: compute, requested: cpu=1', "QuotaExceeded"),
+        (
+            'pods "web-7f9c8b5d4-" is forbidden: error looking up service account shop/deployer: '
+            'serviceaccount "deployer" not found',
+            "FailedCreate",
+        ),
+        ('Pod "web-7f9c8b5d4-zz" is invalid: spec.containers[0].image: Required value', "FailedCreate"),
+    ],
+)
+def test_assess_fails_fast_when_the_new_replica_set_cannot_create_pods(goal, message, reason):
+    # The ReplicaSet controller says so at once; no need to wait for the progress deadline.
+    sets = [old_rs(1), new_rs(1, ready=0, available=0, conditions=[replica_failure(message)])]
+    answer = look(goal, STALLED, sets, [pod("web-6d4cf56db6-aaaaa", sets[0])], at=(0,))
+    assert answer.failure == Failure(reason, f"{reason}: {message}")
+
+
+def test_assess_ignores_a_replica_failure_of_an_old_replica_set_or_one_cleared():
+    cleared = {**replica_failure("exceeded quota"), "status": "False"}
+    old = old_rs(1)
+    old["status"]["conditions"] = [replica_failure("exceeded quota")]
+    sets = [old, new_rs(1, ready=0, conditions=[cleared])]
+    assert look(GOAL_CANARY, STALLED, sets, [], at=(0,)).failure is None
 
 
 def test_assess_progress_restarts_the_timeout():
@@ -1356,3 +1374,21 @@ def test_build_request_drops_the_controllers_bookkeeping_annotations():
     request = _build({"definition": definition})
     assert request.body["metadata"]["annotations"] == {"team": "shop"}
     assert definition["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("containers", "blank"),
+    [
+        ([{"name": "app", "image": "web:1"}], []),
+        ([{"name": "app", "image": " "}], ["app"]),  # a DeploymentConfig's, for its ImageChange trigger
+        ([{"name": "app", "image": ""}, {"name": "side", "image": "side:1"}], ["app"]),
+        ([{"name": "app"}], ["app"]),
+    ],
+)
+def test_blank_images_are_refused_with_the_container(containers, blank):
+    template = {"spec": {"initContainers": [{"name": "init", "image": "\t"}], "containers": containers}}
+    assert blank_images(template) == ["init", *blank]
+    refusal = blank_image_refusal(template, "Deployment shop/web")
+    assert refusal.startswith(f"container {', '.join(['init', *blank])} of Deployment shop/web has no image")
+    assert "images: {init: <image>}" in refusal
+    assert blank_image_refusal({"spec": {"containers": [{"name": "app", "image": "web:1"}]}}, "x") is None

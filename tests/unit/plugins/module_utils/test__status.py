@@ -416,6 +416,19 @@ def test_unrecoverable_reasons():
             "QuotaExceeded: " + QUOTA_MESSAGE,
         ),
         ([PodProblem("", "FailedCreate", "", None)], "FailedCreate"),
+        # The name of what is missing is what to fix: it is given with the pod.
+        (
+            [
+                PodProblem("web-1", "CreateContainerConfigError", 'secret "db" not found', "app"),
+                PodProblem("web-2", "CreateContainerConfigError", 'configmap "settings" not found', "app"),
+            ],
+            'CreateContainerConfigError: web-1 (container app: secret "db" not found), '
+            'web-2 (container app: configmap "settings" not found)',
+        ),
+        (
+            [PodProblem("web-1", "CreateContainerError", "context deadline exceeded", "app")],
+            "CreateContainerError: web-1 (container app: context deadline exceeded)",
+        ),
         (
             [PodProblem("web-1", "Unschedulable", "x" * 300, None)],
             "Unschedulable: web-1 (" + "x" * 197 + "...)",
