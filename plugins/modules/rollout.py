@@ -24,8 +24,8 @@ description:
     A rollout fails at once on C(ProgressDeadlineExceeded) or on a pod reason that waiting does
     not cure (C(CrashLoopBackOff), C(ImagePullBackOff), C(ErrImagePull), C(Unschedulable),
     C(CreateContainerConfigError) with the missing Secret or ConfigMap named ...). It fails at once
-    too when the ReplicaSet controller cannot create the new pods (C(FailedCreate), C(QuotaExceeded):
-    an invalid pod spec, a quota, an admission refusal, a missing ServiceAccount), with the API's
+    too when the ReplicaSet controller cannot create the new pods (C(FailedCreate), C(QuotaExceeded),
+    for an invalid pod spec, a quota, an admission refusal, a missing ServiceAccount), with the API's
     message. It also fails when nothing moves for the strategy's C(timeoutSeconds), as in OpenShift.
   - A container with a blank image (C(" "), left by a DeploymentConfig for its ImageChange trigger)
     is refused before anything is written.
