@@ -108,9 +108,12 @@ class RouteWatch:
         return self.seen
 
 
-def run_role(kubeconfig: Path, tmp_path: Path, role_vars: dict[str, Any]) -> tuple[int, dict, str]:
-    """The canary role in a playbook, through ansible-playbook; its exit code, canary_result and output."""
-    result_file = tmp_path / "canary_result.json"
+def run_role(
+    kubeconfig: Path, tmp_path: Path, role_vars: dict[str, Any], role: str = "canary", check: bool = False
+) -> tuple[int, dict, str]:
+    """A role of the collection (canary by default) in a playbook, through ansible-playbook (with
+    --check if ``check``); its exit code, its ``<role>_result`` and the output."""
+    result_file = tmp_path / f"{role}_result.json"
     play = [
         {
             "hosts": "localhost",
@@ -121,18 +124,19 @@ def run_role(kubeconfig: Path, tmp_path: Path, role_vars: dict[str, Any]) -> tup
                     "name": "The role",
                     "block": [
                         {
-                            "ansible.builtin.include_role": {"name": "openrollout.k8s.canary"},
+                            "ansible.builtin.include_role": {"name": f"openrollout.k8s.{role}"},
                             "vars": role_vars,
                         }
                     ],
                     "always": [
                         {
-                            "name": "Keep canary_result",
+                            "name": f"Keep {role}_result",
                             "ansible.builtin.copy": {
-                                "content": "{{ canary_result | default({}) | to_json }}",
+                                "content": f"{{{{ {role}_result | default({{}}) | to_json }}}}",
                                 "dest": str(result_file),
                             },
                             "changed_when": False,
+                            "check_mode": False,
                         }
                     ],
                 }
@@ -149,6 +153,7 @@ def run_role(kubeconfig: Path, tmp_path: Path, role_vars: dict[str, Any]) -> tup
             "-c",
             "local",
             str(playbook),
+            *(["--check"] if check else []),
         ],
         capture_output=True,
         text=True,
