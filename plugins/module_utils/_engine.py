@@ -75,6 +75,7 @@ from ._rollout import (
     for_diff,
     name_mode_patch,
     plan_steps,
+    replica_counts,
     same_deployment_strategy,
     selector_string,
     strategy_from_deployment_strategy,
@@ -518,10 +519,12 @@ class RolloutEngine:
                 ) from None
             unmarked = self._try(self._release)
             note = f" (its run label could not be removed: {unmarked})" if unmarked else ""
+            # changed: true, for the hook's Job; the rollout itself never started.
             unchanged = (
-                f"The Deployment was not changed{note}: {self._state_text(live)}"
+                f"Only the pre hook's Job ran; the Deployment itself was not changed{note}: "
+                f"{self._state_text(live)}"
                 if live is not None
-                else f"{self.what} was not created{note}"
+                else f"Only the pre hook's Job ran; {self.what} was not created{note}"
             )
             raise RolloutError(
                 f"{failure.message}. {unchanged}", self._result(True, deployment=live, failure=failure)
@@ -1002,24 +1005,47 @@ class RolloutEngine:
             raise StepFailed(Failure("Deleted", f"{self.what} was deleted"))
         return rolled_back
 
-    def _state_text(self, deployment: Optional[JSONDict]) -> str:
+    def _state_text(
+        self, deployment: Optional[JSONDict], replica_sets: Optional[List[JSONDict]] = None
+    ) -> str:
+        """``Deployment shop/web is at revision 6 (app=web:v3) with 4/4 pods available``; with its
+        ``replica_sets``, which revision the available pods run when some are older ones':
+        ``... with 4/4 pods available, all of revision 5 (revision 6 has 0)``."""
         if deployment is None:
             return f"{self.what} no longer exists"
         status = deployment.get("status", {})
+        number = revision(deployment) or "?"
         images = ", ".join(f"{n}={i}" for n, i in sorted(images_of(deployment["spec"]["template"]).items()))
-        return (
-            f"{self.what} is at revision {revision(deployment) or '?'} ({images}) with "
-            f"{status.get('availableReplicas') or 0}/{desired_replicas(deployment)} pods available"
+        available = int(status.get("availableReplicas") or 0)
+        text = (
+            f"{self.what} is at revision {number} ({images}) with "
+            f"{available}/{desired_replicas(deployment)} pods available"
         )
+        counts = replica_counts(deployment, replica_sets or [])
+        if not counts["old"]["available"]:
+            return text
+        new_rs = find_new_replica_set(deployment, replica_sets or [])
+        new_uid = (new_rs or {}).get("metadata", {}).get("uid")
+        older = sorted(
+            revision(rs)
+            for rs in replica_sets or []
+            if rs["metadata"].get("uid") != new_uid and (rs.get("status") or {}).get("availableReplicas")
+        )
+        where = f"revision {older[0]}" if len(older) == 1 else "revisions " + ", ".join(map(str, older))
+        new = counts["new"]["available"]
+        if not new:
+            return f"{text}, all of {where} (revision {number} has 0)"
+        return f"{text}: {new} of revision {number}, {counts['old']['available']} of {where}"
 
     def _state_now(self) -> Tuple[Optional[JSONDict], str]:
         """The Deployment as it is now and its state in words; read for a failure's message, so
         an API error reading it is said, not raised."""
         try:
             now = self._get()
+            replica_sets = self._replica_sets(now) if now is not None else []
         except ClientError as exc:
             return None, f"The state of {self.what} could not be read ({exc})"
-        return now, self._state_text(now)
+        return now, self._state_text(now, replica_sets)
 
     def _try(self, action: Callable[[], Any]) -> Optional[str]:
         """Run a clean-up ``action`` after a failure; its API error, if any, as text."""

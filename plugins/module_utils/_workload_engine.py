@@ -245,9 +245,10 @@ class WorkloadRolloutEngine:
         except StepFailed as failed:
             self.timeline.event("failed", reason=failed.failure.reason, message=failed.failure.message)
             unchanged = (
-                f"The {self.kind} was not changed: {self._state_text(live)}"
+                f"Only the pre hook's Job ran; the {self.kind} itself was not changed: "
+                f"{self._state_text(live)}"
                 if live is not None
-                else f"{self.what} was not created"
+                else f"Only the pre hook's Job ran; {self.what} was not created"
             )
             raise RolloutError(
                 f"{failed.failure.message}. {unchanged}", self._result(True, live, failure=failed.failure)

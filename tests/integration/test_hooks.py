@@ -133,7 +133,8 @@ def test_failing_pre_hook_aborts_before_any_change(run_task, namespace, apps_v1)
     assert result["msg"].startswith("pre hook web-2-hook-pre failed with exit code 3; last log lines: ")
     assert "migration 0042_create_users failed, exiting with code 3" in result["msg"]
     assert result["msg"].endswith(
-        f"The Deployment was not changed: Deployment {namespace}/web is at revision 1 (app=registry.example/web:v1) with 4/4 pods available"
+        f"Only the pre hook's Job ran; the Deployment itself was not changed: Deployment {namespace}/web is at "
+        "revision 1 (app=registry.example/web:v1) with 4/4 pods available"
     )
     [record] = result["hooks"]
     assert record["exit_code"] == 3 and not record["succeeded"]
@@ -365,7 +366,7 @@ def test_a_failing_pre_hook_of_a_first_rollout_creates_nothing_and_says_so(run_t
     result = run_task("rollout", {"definition": deployment(namespace), "strategy": strategy})
     assert result["failed"]
     assert result["msg"].startswith("pre hook web-1-hook-pre failed with exit code 3")
-    assert result["msg"].endswith(f"Deployment {namespace}/web was not created")
+    assert result["msg"].endswith(f"Only the pre hook's Job ran; Deployment {namespace}/web was not created")
     assert apps_v1.list_namespaced_deployment(namespace).items == []
 
 

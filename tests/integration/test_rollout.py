@@ -302,8 +302,10 @@ def test_failure_without_rollback_says_where_it_stopped(run_task, namespace, app
     result = run_task("rollout", {"definition": broken, "rollback_on_failure": False})
     assert result["failed"] and not result["rolled_back"]
     assert result["failure"]["reason"] == "CrashLoopBackOff"
-    assert f"Deployment {namespace}/web is at revision 2 (app=registry.example/web:v2)" in result["msg"]
-    assert "rollback_on_failure is false, so it was left as it is" in result["msg"]
+    assert (
+        f"Deployment {namespace}/web is at revision 2 (app=registry.example/web:v2) with 2/2 pods available, "
+        "all of revision 1 (revision 2 has 0); rollback_on_failure is false, so it was left as it is"
+    ) in result["msg"]
     assert "kubectl rollout undo (to revision 1)" in result["msg"]
     assert images(apps_v1, namespace) == ["registry.example/web:v2"]
 

@@ -590,3 +590,25 @@ def test_a_stale_rollout_state_is_removed_and_not_resumed_from():
     assert (result["changed"], result["resumed_from"], result["hooks"]) == (False, None, [])
     assert cluster.writes[writes:] == ["removing a stale rollout state from Deployment shop/web"]
     assert STATE_ANNOTATION not in annotations(cluster)
+
+
+# --- which revision the available pods run, in a failure's message ---------------------------
+
+
+def test_a_failure_left_as_it_is_says_which_revision_the_available_pods_run():
+    cluster = FakeCluster()
+
+    def crash():
+        old, new = cluster.replica_sets
+        old["status"], new["status"] = {"availableReplicas": 3}, {"availableReplicas": 0}
+        raise StepFailed(Failure("CrashLoopBackOff", "CrashLoopBackOff: web-h2-x (container app)"))
+
+    msg = failed(engine_for(cluster, {GOAL_CANARY: crash}, rollback_on_failure=False))[0]
+    assert (
+        "Deployment shop/web is at revision 2 (app=web:2) with 3/3 pods available, all of revision 1 " in msg
+    )
+    assert "(revision 2 has 0); rollback_on_failure is false" in msg
+
+    cluster.replica_sets[1]["status"] = {"availableReplicas": 1}
+    engine = engine_for(cluster)
+    assert engine._state_now()[1].endswith("with 3/3 pods available: 1 of revision 2, 3 of revision 1")
