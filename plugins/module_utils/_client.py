@@ -550,6 +550,28 @@ class KubeClient:
         """The object, or None when it does not exist."""
         return self.send(what, "GET", resource.path(namespace, name))
 
+    def namespace_missing(self, namespace: str) -> bool:
+        """Is there no namespace ``namespace``? For a "not found" to say which is missing.
+
+        False when it exists, and when the API does not say (no ``get`` on namespaces, which a
+        namespaced Role cannot grant): the answer is a hint, never a failure of its own.
+        """
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}"
+        try:
+            return self.send(f"reading namespace {namespace}", "GET", path) is None
+        except ClientError:
+            return False
+
+    def not_found(self, what: str, namespace: str, hint: str = "") -> str:
+        """The message for ``what`` (``Deployment shop/web``) not found: its namespace's, if that is missing.
+
+        ``namespace nu-bda not found (so neither is Deployment nu-bda/web)``, else
+        ``Deployment shop/web not found`` + ``hint``.
+        """
+        if self.namespace_missing(namespace):
+            return f"namespace {namespace} not found (so neither is {what})"
+        return f"{what} not found{hint}"
+
     def list(self, what: str, resource: Resource, namespace: str, **selectors: Any) -> List[JSONDict]:
         """The objects of a namespace that match ``selectors`` (label_selector, field_selector)."""
         listed = self.send(what, "GET", resource.path(namespace), selectors)

@@ -159,7 +159,7 @@ class RolloutControl:
     def _must_get(self) -> JSONDict:
         live = self._get()
         if live is None:
-            raise self._fail(f"{self.what} not found")
+            raise self._fail(self.client.not_found(self.what, self.request.namespace))
         return live
 
     def _list(self, resource: Resource, workload: JSONDict) -> List[JSONDict]:

@@ -195,7 +195,10 @@ class RolloutEngine:
         """
         if self.request.body is None and live is None:
             raise RolloutError(
-                f"{self.what} not found; give its definition to create it", self._result(False)
+                self.client.not_found(
+                    self.what, self.request.namespace, "; give its definition to create it"
+                ),
+                self._result(False),
             )
         annotations = {STATE_ANNOTATION: state} if state is not None else None
         return write_object(self.client, DEPLOYMENTS, self.request, live, dry_run, replicas, annotations)

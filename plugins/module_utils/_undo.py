@@ -278,7 +278,7 @@ class DeploymentUndo(Undo):
         request = self.request
         live = self._get()
         if live is None:
-            raise self._fail(f"{self.what} not found")
+            raise self._fail(self.client.not_found(self.what, self.request.namespace))
         replica_sets = self._replica_sets(live)
         current_rs = find_new_replica_set(live, replica_sets)
         previous = revision(live) or (revision(current_rs) if current_rs is not None else 0)
@@ -517,7 +517,7 @@ class ControllerRevisionUndo(Undo):
         request = self.request
         live = self._get()
         if live is None:
-            raise self._fail(f"{self.what} not found")
+            raise self._fail(self.client.not_found(self.what, self.request.namespace))
         revisions = self._revisions(live)
         previous = self._current_number(live, revisions)
         self.result.update(previous_revision=previous, revision=previous, workload=without_noise(live))

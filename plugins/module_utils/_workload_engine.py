@@ -128,7 +128,10 @@ class WorkloadRolloutEngine:
     def _write(self, live: Optional[JSONDict], dry_run: bool) -> JSONDict:
         if self.request.body is None and live is None:
             raise RolloutError(
-                f"{self.what} not found; give its definition to create it", self._result(False)
+                self.client.not_found(
+                    self.what, self.request.namespace, "; give its definition to create it"
+                ),
+                self._result(False),
             )
         return write_object(self.client, self.resource, self.request, live, dry_run)
 

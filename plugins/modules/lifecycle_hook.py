@@ -431,7 +431,7 @@ class LifecycleHook:
         time_left = self._time_left()  # the task's time counts from here
         deployment = self.client.get(f"reading Deployment {namespace}/{name}", DEPLOYMENTS, namespace, name)
         if deployment is None:
-            raise HookInputError(f"Deployment {namespace}/{name} not found")
+            raise HookInputError(self.client.not_found(f"Deployment {namespace}/{name}", namespace))
         hook, revision, job, warnings = build_hook_job(deployment, self.params)
         phase = self.params["phase"]
         job_name = job["metadata"]["name"]

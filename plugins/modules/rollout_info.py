@@ -362,10 +362,8 @@ def read_rollouts(client: KubeClient, params: dict[str, Any], now: float) -> lis
         f"listing {kind}s in {namespace}", RESOURCES_BY_KIND[kind], namespace, **selectors
     )
     if name and not workloads:
-        what = f"{kind} {namespace}/{name} not found"
-        if params["label_selectors"]:
-            what += f" with labels {selectors['label_selector']}"
-        raise WorkloadNotFound(what)
+        labels = f" with labels {selectors['label_selector']}" if params["label_selectors"] else ""
+        raise WorkloadNotFound(client.not_found(f"{kind} {namespace}/{name}", namespace, labels))
     rollouts = []
     for workload in sorted(workloads, key=lambda obj: obj["metadata"]["name"]):
         # kubectl's way: list by the workload's selector, then keep what it controls.
@@ -395,8 +393,9 @@ def run(module: AnsibleModule, connect: Connect) -> dict[str, Any]:
     revision = module.params["revision"]
     if revision is not None and revision < 1:
         raise ModuleFailure(f"revision must be 1 or more, got {revision}")
+    client = connect()
     try:
-        rollouts = read_rollouts(connect(), module.params, time.time())
+        rollouts = read_rollouts(client, module.params, time.time())
     except RevisionNotFound as exc:
         raise ModuleFailure(str(exc), available_revisions=exc.available) from None
     except (WorkloadNotFound, ClientError, ValueError):
@@ -406,7 +405,12 @@ def run(module: AnsibleModule, connect: Connect) -> dict[str, Any]:
             f"cannot read the rollout of {module.params['kind']}: {api_error_message(exc)}",
             exception=traceback.format_exc(),
         ) from None
-    return {"changed": False, "rollouts": rollouts}
+    result: dict[str, Any] = {"changed": False, "rollouts": rollouts}
+    namespace = module.params["namespace"]
+    if not rollouts and client.namespace_missing(namespace):
+        # An empty list is the answer, as for a namespace without workloads, but not without a word.
+        result["warnings"] = [f"namespace {namespace} not found: no {module.params['kind']} to list"]
+    return result
 
 
 def main() -> None:

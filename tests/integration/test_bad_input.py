@@ -139,6 +139,21 @@ def rows(ns: str, conn: dict[str, Any]) -> list[Row]:
             {"definition": d(ns, metadata__namespace="no-such-namespace-x1")},
             r"namespace no-such-namespace-x1 not found|namespaces \"no-such-namespace-x1\" not found",
         ),
+        *(
+            Row(
+                f"missing-namespace-{module}",
+                module,
+                {"namespace": "no-such-namespace-x2", "name": "web", **extra},
+                r"^namespace no-such-namespace-x2 not found \(so neither is Deployment no-such-namespace-x2/web\)",
+            )
+            for module, extra in (
+                ("rollout", {"images": {"app": "web:2"}}),
+                ("rollout_undo", {}),
+                ("rollout_control", {"action": "restart"}),
+                ("rollout_info", {}),
+                ("lifecycle_hook", {"hook": HOOK}),
+            )
+        ),
         Row(
             "src-missing",
             "rollout",

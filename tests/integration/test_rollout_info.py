@@ -421,3 +421,10 @@ def test_daemonset_history(
     described = run(kubectl, "-n", namespace, "rollout", "history", "daemonset/agent", "--revision=1")
     assert f"Image:\t{detail['template']['spec']['containers'][0]['image']}" in described
     assert json.dumps(detail["template"]).count("registry.example/agent:1") == 1
+
+
+def test_a_missing_namespace_is_said(run_task, namespace):
+    listed = run_task("rollout_info", {"namespace": f"{namespace}-typo"})
+    assert (bool(listed.get("failed")), listed["rollouts"]) == (False, [])
+    assert listed["warnings"] == [f"namespace {namespace}-typo not found: no Deployment to list"]
+    assert "warnings" not in run_task("rollout_info", {"namespace": namespace})  # there, with nothing in it
