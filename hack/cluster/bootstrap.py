@@ -18,6 +18,10 @@ What `credentials` writes (all throw-away: down.sh deletes the state directory):
   kube-controller-manager.kubeconfig   user system:kube-controller-manager (bootstrap RBAC)
   kube-scheduler.kubeconfig            user system:kube-scheduler (bootstrap RBAC)
   kwok.kubeconfig                      user "kwok", group system:masters (it plays every kubelet)
+  pki/kubelet.{crt,key}                the real node's kubelet serving cert (node IP, 127.0.0.1)
+  kubelet.kubeconfig                   user system:node:<REAL_NODE_NAME>, group system:nodes
+                                       (the Node authorizer's identity for a kubelet)
+  kube-proxy.kubeconfig                user system:kube-proxy (bootstrap RBAC: system:node-proxier)
 
 Only the standard library and `cryptography` are needed.
 """
@@ -40,6 +44,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 SERVICE_CLUSTER_IP = "10.96.0.1"  # first address of --service-cluster-ip-range=10.96.0.0/16
+# The real node (hack/cluster/node.sh): its name and the address it reports, the gateway of its
+# pod bridge. Kept in step with node.sh's REAL_NODE_NAME and REAL_NODE_IP.
+REAL_NODE_NAME = "openrollout-node"
+REAL_NODE_IP = "10.88.0.1"
 VALIDITY = datetime.timedelta(days=365)
 LOOPBACK_IPS = ("127.0.0.1", "::1")
 
@@ -58,6 +66,8 @@ IDENTITIES = (
     Identity("kube-controller-manager", "system:kube-controller-manager", ()),
     Identity("kube-scheduler", "system:kube-scheduler", ()),
     Identity("kwok", "kwok", ("system:masters",)),
+    Identity("kubelet", f"system:node:{REAL_NODE_NAME}", ("system:nodes",)),
+    Identity("kube-proxy", "system:kube-proxy", ()),
 )
 
 
@@ -256,6 +266,19 @@ def credentials(state: Path, api_port: int) -> None:
             dns=("localhost",),
             ips=LOOPBACK_IPS,
         )
+
+    # The apiserver checks the kubelet's serving cert against the cluster CA
+    # (--kubelet-certificate-authority) at the address the node reports.
+    _leaf(
+        pki,
+        "kubelet",
+        ca,
+        now,
+        common_name=REAL_NODE_NAME,
+        server=True,
+        dns=(REAL_NODE_NAME, "localhost"),
+        ips=(REAL_NODE_IP, *LOOPBACK_IPS),
+    )
 
     # Front proxy (aggregation layer): lets components that delegate authentication to the
     # apiserver (controller-manager, scheduler, aggregated APIs) trust its request headers.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the local control plane from upstream Go modules into the cache:
-#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok.
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy, etcd, kwok
+# and the real node's own tools (hack/cluster/go/testapp, images, registry) into TOOLS_BIN_DIR.
 # Only what is missing is built, so the first run takes minutes and later ones nothing.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,7 +45,28 @@ build kubernetes "$kube_ldflags" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler \
-  k8s.io/kubernetes/cmd/kubectl
+  k8s.io/kubernetes/cmd/kubectl \
+  k8s.io/kubernetes/cmd/kubelet \
+  k8s.io/kubernetes/cmd/kube-proxy
 build etcd "-s -w" openrollout.local/cluster/etcd
 [ -x "$CLUSTER_BIN_DIR/etcd" ] || die "etcd missing after build"
 build kwok "-s -w" sigs.k8s.io/kwok/cmd/kwok
+
+# build_tool <module dir> <binary> <package>: one binary of ours into TOOLS_BIN_DIR, static.
+build_tool() {
+  local dir="$1" binary="$2" pkg="$3"
+  [ -x "$TOOLS_BIN_DIR/$binary" ] && return 0
+  echo "cluster build: building $binary (hack/cluster/go/$dir)"
+  mkdir -p "$TOOLS_BIN_DIR"
+  local start=$SECONDS tmp
+  tmp="$(mktemp -d "$TOOLS_BIN_DIR/.build.XXXXXX")"
+  if ! (cd "$here/go/$dir" && go build -trimpath -ldflags "-s -w" -o "$tmp/$binary" "$pkg"); then
+    rm -rf "$tmp"
+    die "go build failed in hack/cluster/go/$dir (compiler output above)."
+  fi
+  mv "$tmp/$binary" "$TOOLS_BIN_DIR/" && rmdir "$tmp"
+  echo "cluster build: $binary built in $((SECONDS - start))s"
+}
+build_tool testapp openrollout-testapp .
+build_tool images openrollout-images .
+build_tool registry registry github.com/distribution/distribution/v3/cmd/registry

@@ -41,31 +41,23 @@ apiserver_ready() {
   [ "$("$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=3s get --raw /readyz 2>/dev/null)" = "ok" ]
 }
 
-# all_alive: every component has a live process.
+# all_alive: every component has a live process (the real node's too, when it was started).
 all_alive() {
-  local c
-  for c in "${COMPONENTS[@]}"; do
+  local c extra=()
+  [ ! -d "$NODE_DIR" ] || extra=("${NODE_COMPONENTS[@]}")
+  for c in "${COMPONENTS[@]}" "${extra[@]}"; do
     [ -n "$(component_pid "$c")" ] || return 1
   done
 }
 
-# stop_components: SIGTERM every live component (reverse start order), SIGKILL what is left
-# after a few seconds. Safe when nothing runs.
-stop_components() {
-  local i c pid pids=()
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    c="${COMPONENTS[$i]}"
-    pid="$(component_pid "$c")"
-    if [ -n "$pid" ]; then
-      kill -TERM "$pid" 2>/dev/null || true
-      pids+=("$pid")
-    fi
-  done
-  [ "${#pids[@]}" -gt 0 ] || return 0
-  local deadline=$((SECONDS + 5)) left
+# stop_pids <pid>...: SIGTERM each, SIGKILL what is left after <STOP_GRACE> seconds (default 5).
+stop_pids() {
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null || true
+  local deadline=$((SECONDS + ${STOP_GRACE:-5})) left pid
   while :; do
     left=()
-    for pid in "${pids[@]}"; do
+    for pid in "$@"; do
       if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
         left+=("$pid")
       fi
@@ -79,6 +71,26 @@ stop_components() {
   done
 }
 
+# stop_component <name>: stop one component if it runs.
+stop_component() {
+  local pid
+  pid="$(component_pid "$1")"
+  [ -z "$pid" ] || stop_pids "$pid"
+}
+
+# stop_components: the real node first (pods, then its processes, then what it left on the host),
+# then every other live component in reverse start order. Safe when nothing runs.
+stop_components() {
+  if [ -d "$NODE_DIR" ]; then node_teardown; fi
+  local i c pid pids=()
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+    c="${COMPONENTS[$i]}"
+    pid="$(component_pid "$c")"
+    [ -z "$pid" ] || pids+=("$pid")
+  done
+  stop_pids "${pids[@]}"
+}
+
 # cluster_lock: serialise up.sh/down.sh on one state dir (e.g. several pytest-xdist workers all
 # calling up.sh). The lock file lives outside the state dir, which down.sh deletes; fd 9 is
 # closed in every started component so none of them keeps the lock.
@@ -89,3 +101,6 @@ cluster_lock() {
   exec 9>"${TMPDIR:-/tmp}/openrollout-cluster-$key.lock"
   flock -w 300 9 || { echo "cluster: another up.sh/down.sh holds the lock for $CLUSTER_STATE_DIR" >&2; exit 1; }
 }
+
+# shellcheck source=node.sh
+. "$cluster_here/node.sh"

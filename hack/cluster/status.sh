@@ -23,7 +23,9 @@ if [ -f "$CLUSTER_STATE_DIR/ports.env" ]; then
   echo "server:        https://127.0.0.1:${API_PORT:-?}   (apiserver ready: $ready)"
 fi
 echo "components:"
-for c in "${COMPONENTS[@]}"; do
+node_components=()
+[ ! -d "$NODE_DIR" ] || node_components=("${NODE_COMPONENTS[@]}")
+for c in "${COMPONENTS[@]}" "${node_components[@]}"; do
   pid="$(component_pid "$c")"
   if [ -n "$pid" ]; then state="alive"; else state="DEAD"; pid="$(cat "$(pid_file "$c")" 2>/dev/null || echo -)"; fi
   printf '  %-24s pid %-8s %-6s log %s\n' "$c" "$pid" "$state" "$(log_file "$c")"
@@ -31,5 +33,12 @@ done
 if [ "$ready" = true ]; then
   echo "nodes:"
   "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" get nodes -o wide 2>&1 | sed 's/^/  /'
+fi
+if [ -d "$NODE_DIR" ]; then
+  echo "real node $REAL_NODE_NAME ($REAL_NODE_IP, pods $POD_CIDR, run dir $NODE_RUN_DIR):"
+  node_state
+  [ ! -f "$NODE_DIR/images.txt" ] || { echo "  images in the registry ($REGISTRY_NAME):"; sed 's/^/    /' "$NODE_DIR/images.txt"; }
+else
+  echo "real node: not started (CLUSTER_REAL_NODE=0)"
 fi
 [ "$running" = true ] || exit 3

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
 # and kwok (3 fake nodes), as background processes on 127.0.0.1 with free ports, state in
-# <repo>/.cluster. Reuses a running cluster; cleans a stale one. See hack/cluster/README.md.
+# <repo>/.cluster; then the real node (node.sh: registry, containerd, kubelet, kube-proxy) unless
+# CLUSTER_REAL_NODE=0. Reuses a running cluster; cleans a stale one. See hack/cluster/README.md.
 set -euo pipefail
 cluster_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -29,6 +30,11 @@ fi
 
 # --- 1. binaries and python ------------------------------------------------------------------
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+if real_node_wanted; then
+  BINARIES+=(kubelet kube-proxy)
+  node_prerequisites || die "the real node cannot start (see above)"
+  node_claim >&2 || die "the real node cannot start (see above)"
+fi
 missing() { for bin in "${BINARIES[@]}"; do [ -x "$CLUSTER_BIN_DIR/$bin" ] || return 0; done; return 1; }
 if missing; then # first run: build (minutes); build.sh is a no-op once everything is cached
   say "binaries missing in $CLUSTER_BIN_DIR: building them with hack/cluster/build.sh (make cluster-build)"
@@ -37,6 +43,12 @@ fi
 for bin in "${BINARIES[@]}"; do
   [ -x "$CLUSTER_BIN_DIR/$bin" ] || die "$CLUSTER_BIN_DIR/$bin is missing: run make cluster-build (hack/cluster/build.sh)"
 done
+if real_node_wanted; then
+  for bin in "${NODE_TOOLS[@]}"; do
+    [ -x "$TOOLS_BIN_DIR/$bin" ] || "$cluster_here/build.sh" || die "building the node's tools failed (see above)"
+    [ -x "$TOOLS_BIN_DIR/$bin" ] || die "$TOOLS_BIN_DIR/$bin is missing: run make cluster-build (hack/cluster/build.sh)"
+  done
+fi
 PYTHON="${CLUSTER_PYTHON:-$REPO_ROOT/.venv/bin/python}"
 [ -x "$PYTHON" ] || PYTHON="$(command -v python3 || true)"
 if [ -z "$PYTHON" ] || ! "$PYTHON" -c 'import cryptography, kubernetes' 2>/dev/null; then
@@ -57,7 +69,8 @@ on_exit() {
 trap on_exit EXIT
 
 read -r ETCD_PORT ETCD_PEER_PORT API_PORT KCM_PORT SCHED_PORT KWOK_PORT \
-  < <("$PYTHON" "$cluster_here/bootstrap.py" free-ports 6)
+  REGISTRY_PORT KUBELET_PORT KUBELET_HEALTHZ_PORT PROXY_HEALTHZ_PORT PROXY_METRICS_PORT \
+  < <("$PYTHON" "$cluster_here/bootstrap.py" free-ports 11)
 cat >"$CLUSTER_STATE_DIR/ports.env" <<EOF
 ETCD_PORT=$ETCD_PORT
 ETCD_PEER_PORT=$ETCD_PEER_PORT
@@ -66,6 +79,15 @@ KCM_PORT=$KCM_PORT
 SCHED_PORT=$SCHED_PORT
 KWOK_PORT=$KWOK_PORT
 EOF
+if real_node_wanted; then
+  cat >>"$CLUSTER_STATE_DIR/ports.env" <<EOF
+REGISTRY_PORT=$REGISTRY_PORT
+KUBELET_PORT=$KUBELET_PORT
+KUBELET_HEALTHZ_PORT=$KUBELET_HEALTHZ_PORT
+PROXY_HEALTHZ_PORT=$PROXY_HEALTHZ_PORT
+PROXY_METRICS_PORT=$PROXY_METRICS_PORT
+EOF
+fi
 "$PYTHON" "$cluster_here/bootstrap.py" credentials "$CLUSTER_STATE_DIR" "$API_PORT"
 cp "$CLUSTER_STATE_DIR/admin.kubeconfig" "$KUBECONFIG_PATH"
 pki="$CLUSTER_STATE_DIR/pki"
@@ -281,16 +303,55 @@ status:
 EOF
 done | kc create -f - >/dev/null
 
-# --- 5. wait until usable --------------------------------------------------------------------
+# --- 5. the real node --------------------------------------------------------------------------
+http_ok() { curl -fsS -o /dev/null --max-time 2 "$1"; }
+real_node_ready() {
+  [ "$(kc get node "$REAL_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+if real_node_wanted; then
+  say "starting the real node $REAL_NODE_NAME ($REAL_NODE_IP): registry (:$REGISTRY_PORT), containerd, kubelet (:$KUBELET_PORT), kube-proxy"
+  node_network || die "setting up the pod bridge $NODE_BRIDGE, the Service route or the egress guard failed"
+  node_configs "$REGISTRY_PORT" "$KUBELET_PORT" "$KUBELET_HEALTHZ_PORT" "$PROXY_HEALTHZ_PORT" "$PROXY_METRICS_PORT"
+  # The registry's config lives in the state dir so that its command line names it (component_pid).
+  cp "$cluster_here/registry/config.yml" "$NODE_DIR/registry.yml"
+  start registry env REGISTRY_HTTP_ADDR="127.0.0.1:$REGISTRY_PORT" \
+    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$NODE_DIR/registry" OTEL_TRACES_EXPORTER=none \
+    "$TOOLS_BIN_DIR/registry" serve "$NODE_DIR/registry.yml"
+  start containerd "$(command -v containerd)" --config "$NODE_DIR/containerd/config.toml"
+  wait_for registry "the registry on 127.0.0.1:$REGISTRY_PORT" http_ok "http://127.0.0.1:$REGISTRY_PORT/v2/"
+  "$TOOLS_BIN_DIR/openrollout-images" push --registry "127.0.0.1:$REGISTRY_PORT" \
+    --binary "$TOOLS_BIN_DIR/openrollout-testapp" >"$NODE_DIR/images.txt" 2>"$(log_file images)" ||
+    fail images "pushing the test app's images to the registry failed"
+  wait_for containerd "containerd on $CONTAINERD_SOCK" ctr_node version
+  start kubelet "$CLUSTER_BIN_DIR/kubelet" \
+    --config="$NODE_DIR/kubelet/config.yaml" \
+    --kubeconfig="$CLUSTER_STATE_DIR/kubelet.kubeconfig" \
+    --root-dir="$NODE_DIR/kubelet/root" \
+    --cert-dir="$NODE_DIR/kubelet/pki" \
+    --hostname-override="$REAL_NODE_NAME" \
+    --node-ip="$REAL_NODE_IP" \
+    --node-labels="$REAL_NODE_LABEL" \
+    --v=1
+  start kube-proxy "$CLUSTER_BIN_DIR/kube-proxy" --config="$NODE_DIR/kube-proxy.yaml" --v=1
+fi
+
+# --- 6. wait until usable --------------------------------------------------------------------
 wait_for kube-controller-manager "kube-controller-manager /healthz" healthz "$KCM_PORT"
 wait_for kube-scheduler "kube-scheduler /healthz" healthz "$SCHED_PORT"
 wait_for kwok "nodes ${NODES[*]} Ready (kwok)" nodes_ready
+if real_node_wanted; then
+  wait_for kubelet "node $REAL_NODE_NAME Ready (kubelet)" real_node_ready
+  wait_for kube-proxy "kube-proxy /healthz" http_ok "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz"
+fi
 wait_for kube-controller-manager "ServiceAccount default/default" kc get serviceaccount default -n default
 wait_for kube-apiserver "RBAC (admin can do anything, default SA cannot)" rbac_enforced
 "$cluster_here/gateway-api.sh" || fail kube-apiserver "installing the Gateway API CRDs failed (see above)"
 check_alive
 
 say "local cluster ready in $((SECONDS - start_time))s"
+if real_node_wanted; then
+  echo "  real node:  $REAL_NODE_NAME (taint $REAL_NODE_TAINT_KEY, label $REAL_NODE_LABEL), images $TESTAPP_IMAGE:{v1,v2,v3,broken}"
+fi
 echo "  kubeconfig: $KUBECONFIG_PATH"
 echo "  server:     https://127.0.0.1:$API_PORT"
 echo "  kubectl:    $KUBECTL"

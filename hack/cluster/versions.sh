@@ -10,3 +10,12 @@ KWOK_VERSION=v0.7.0
 GATEWAY_API_VERSION=v1.6.3
 OPENROLLOUT_CACHE_DIR="${OPENROLLOUT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/openrollout}"
 CLUSTER_BIN_DIR="$OPENROLLOUT_CACHE_DIR/$KUBE_VERSION/bin"
+# The node's own tools (hack/cluster/go/{testapp,images,registry}: the test app, the image
+# publisher, the registry) change with this repository, so their cache is keyed by their sources.
+_tools_hash() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/go"
+  (cd "$dir" && find testapp images registry -type f ! -name '*_test.go' ! -name '*.md' 2>/dev/null | LC_ALL=C sort | xargs -r sha256sum) |
+    sha256sum | cut -c1-16
+}
+TOOLS_BIN_DIR="$OPENROLLOUT_CACHE_DIR/tools/$(_tools_hash)"
