@@ -294,3 +294,26 @@ def run_task(cluster: Cluster) -> Callable[..., dict[str, Any]]:
         return _run_task(module, args, cluster.kubeconfig, **kwargs)
 
     return run
+
+
+REAL_NODE = "openrollout-node"
+
+
+@pytest.fixture(scope="session")
+def real_node(cluster: Cluster, core_v1: client.CoreV1Api) -> str:
+    """The real node (hack/cluster/node.sh), Ready: its name.
+
+    Skipped only where the cluster was started without it on purpose (CLUSTER_REAL_NODE=0); a
+    cluster that should have it and does not fails the test.
+    """
+    if os.environ.get("CLUSTER_REAL_NODE") == "0":
+        pytest.skip("the local cluster runs without its real node (CLUSTER_REAL_NODE=0)")
+    try:
+        node = core_v1.read_node(REAL_NODE)
+    except ApiException as exc:
+        pytest.fail(
+            f"the local cluster has no real node {REAL_NODE} ({exc.status} {exc.reason}): see hack/cluster/README.md"
+        )
+    ready = [c.status for c in node.status.conditions or [] if c.type == "Ready"]
+    assert ready == ["True"], f"node {REAL_NODE} is not Ready: {node.status.conditions}"
+    return REAL_NODE
