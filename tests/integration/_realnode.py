@@ -10,6 +10,7 @@ a new connection each time, so a pod that stops serving is seen at once. Nothing
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import tempfile
@@ -181,7 +182,9 @@ class Load:
         assert self._out.exists(), (
             f"the load generator wrote no summary (exit {self._process.returncode}): {stderr}"
         )
-        return dict(json.loads(self._out.read_text()))
+        summary = dict(json.loads(self._out.read_text()))
+        _record(summary)
+        return summary
 
     def __enter__(self) -> Load:
         return self.start()
@@ -190,6 +193,18 @@ class Load:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait(timeout=10)
+
+
+# Every load run's figures (not its timeline), one JSON line each: what docs/reliability.md quotes.
+TRAFFIC_REPORT = REPO_ROOT / "build" / "test-results" / "real-pods-traffic.jsonl"
+
+
+def _record(summary: dict[str, Any]) -> None:
+    line = {k: summary.get(k) for k in ("sent", "ok", "failed", "by_version", "errors")}
+    line["test"] = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    TRAFFIC_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    with TRAFFIC_REPORT.open("a") as out:
+        out.write(json.dumps(line) + "\n")
 
 
 def failed_requests(summary: dict[str, Any]) -> str:

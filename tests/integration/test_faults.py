@@ -94,7 +94,8 @@ def own_cluster() -> Iterator[OwnCluster]:
     keeps one between runs instead (started there if needed, never stopped: for debugging)."""
     keep = os.environ.get("FAULTS_CLUSTER_STATE_DIR")
     state = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="openrollout-faults-"))
-    env = {**os.environ, "CLUSTER_STATE_DIR": str(state)}
+    # KWOK nodes are enough for control-plane faults, and the real node is the shared cluster's (one per machine).
+    env = {**os.environ, "CLUSTER_STATE_DIR": str(state), "CLUSTER_REAL_NODE": "0"}
     try:
         up = subprocess.run(
             [str(CLUSTER_DIR / "up.sh")], env=env, capture_output=True, text=True, timeout=600, check=False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import shutil
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from _realnode import (
     served_versions,
 )
 from kubernetes import client
+from test_canary_gateway import run_role
 from test_rbac import Grants, documented_roles, without
 from test_rollout import assert_ok
 
@@ -88,7 +90,9 @@ def test_rolling_updates_under_load_lose_no_request(run_task, namespace, core_v1
     applied = at(to_v2, "applied")
     counts = [e for e in to_v2["timeline"] if e["event"] == "replicas" and "new" in e]
     first_new = next(e for e in counts if e["new"]["available"] >= 1)
-    assert datetime.datetime.fromisoformat(first_new["time"]) - applied >= datetime.timedelta(seconds=4), counts
+    assert datetime.datetime.fromisoformat(first_new["time"]) - applied >= datetime.timedelta(seconds=4), (
+        counts
+    )
     before = counts[: counts.index(first_new)]
     assert all(e["old"]["available"] == 3 for e in before if e.get("old")), before
     assert serving(apps_v1, namespace) == ("registry.openrollout.test/openrollout/testapp:v3", 3)
@@ -271,3 +275,108 @@ def test_recreate_mid_hook_starts_only_once_the_old_pods_are_really_gone(run_tas
     assert at(result, "hook_started", after="old_scaled_down") >= gone
     [mid] = result["hooks"]
     assert mid["exit_code"] == 0, mid
+
+
+def first_of(summary: dict[str, Any], version: str) -> int:
+    """The index in the load's timeline of the first answer from ``version``."""
+    return next(i for i, point in enumerate(summary["timeline"]) if point[2] == version)
+
+
+def test_blue_green_switch_under_load_moves_traffic_at_once_and_loses_no_request(
+    cluster, namespace, core_v1, tmp_path
+):
+    """The blue_green role: v2 on green, verified, one switch of the Service; v1 never answers after it."""
+    ip = app_service(core_v1, namespace)
+    common = {"blue_green_name": "web", "blue_green_namespace": namespace, "blue_green_scale_down_delay": 0}
+    rc, _, output = run_role(
+        cluster.kubeconfig,
+        tmp_path,
+        {**common, "blue_green_definition": app_deployment(namespace)},
+        role="blue_green",
+    )
+    assert rc == 0, output[-3000:]
+    with Load(f"http://{ip}/") as load:
+        rc, _, output = run_role(
+            cluster.kubeconfig,
+            tmp_path,
+            {**common, "blue_green_images": {"app": "registry.openrollout.test/openrollout/testapp:v2"}},
+            role="blue_green",
+        )
+        summary = load.stop()
+    assert rc == 0, output[-3000:]
+    assert summary["failed"] == 0, failed_requests(summary)
+    assert served_versions(summary) == {"v1", "v2"}
+    after_switch = [point[2] for point in summary["timeline"][first_of(summary, "v2") :]]
+    assert set(after_switch) == {"v2"}, "v1 answered after the switch"
+    assert core_v1.read_namespaced_service("web", namespace).spec.selector["openrollout.k8s/color"] == "green"
+
+
+def test_rollout_undo_under_load_brings_v1_back_serving(run_task, namespace, core_v1, apps_v1):
+    assert_ok(roll(run_task, namespace, "v1"), True)
+    assert_ok(roll(run_task, namespace, "v2"), True)
+    ip = app_service(core_v1, namespace)
+    with Load(f"http://{ip}/") as load:
+        undone = run_task("rollout_undo", {"name": "web", "namespace": namespace, "to_revision": 1})
+        summary = load.stop()
+    assert_ok(undone, True)
+    assert summary["failed"] == 0, failed_requests(summary)
+    assert served_versions(summary) == {"v1", "v2"}
+    assert summary["timeline"][-1][2] == "v1"
+    assert serving(apps_v1, namespace) == ("registry.openrollout.test/openrollout/testapp:v1", 3)
+
+
+def app_statefulset(namespace: str, version: str) -> dict[str, Any]:
+    deployment = app_deployment(namespace, version)
+    template = deployment["spec"]["template"]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": namespace},
+        "spec": {
+            "replicas": 3,
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": template,
+        },
+    }
+
+
+def versions_by_pod(core_v1: client.CoreV1Api, namespace: str, ip_of: dict[str, str]) -> dict[str, str]:
+    """What each pod answers itself (its own IP on the node's bridge)."""
+    answers = {}
+    for pod, ip in ip_of.items():
+        with urllib.request.urlopen(f"http://{ip}:8080/", timeout=3) as answer:
+            answers[pod] = answer.read().decode().split()[0]
+    return answers
+
+
+def test_statefulset_partitioned_rollout_on_real_pods(run_task, namespace, core_v1):
+    """partition 2 then 0: the ordinals at or above the partition answer v2, each Ready for real,
+    replaced highest ordinal first."""
+    assert_ok(run_task("rollout", {"definition": app_statefulset(namespace, "v1")}), True)
+    staged = run_task("rollout", {"definition": app_statefulset(namespace, "v2"), "partition": 2})
+    assert_ok(staged, True)
+    assert staged["staged"] is True
+
+    def pods() -> dict[str, client.V1Pod]:
+        return {
+            p.metadata.name: p for p in core_v1.list_namespaced_pod(namespace, label_selector="app=web").items
+        }
+
+    ips = {name: p.status.pod_ip for name, p in pods().items()}
+    assert versions_by_pod(core_v1, namespace, ips) == {
+        "db-0": "version=v1",
+        "db-1": "version=v1",
+        "db-2": "version=v2",
+    }
+
+    whole = run_task("rollout", {"definition": app_statefulset(namespace, "v2"), "partition": 0})
+    assert_ok(whole, True)
+    assert whole["steps"][0]["pod"] == "db-1", whole["steps"]
+    now = pods()
+    assert versions_by_pod(core_v1, namespace, {n: p.status.pod_ip for n, p in now.items()}) == {
+        "db-0": "version=v2",
+        "db-1": "version=v2",
+        "db-2": "version=v2",
+    }
+    assert now["db-1"].status.start_time <= now["db-0"].status.start_time, "db-0 was replaced before db-1"
