@@ -91,6 +91,7 @@ from ._strategy import (
     Strategy,
     StrategyError,
     check_hooks,
+    serving_gaps,
     parse_strategy,
     recorded_strategy,
     strategy_to_dict,
@@ -458,6 +459,8 @@ class RolloutEngine:
         if refusal is not None:
             raise RolloutError(refusal, self._result(False))
         self._check_hooks(strategy, desired)
+        if self.change.template:
+            self.warnings.extend(serving_gaps(strategy, desired["spec"]["template"]))
         if request.stop_before == "mid" and strategy.type != STRATEGY_RECREATE:
             raise RolloutError(
                 "stop_before: mid needs the Recreate strategy (a Rolling update has no moment without pods)",

@@ -16,8 +16,8 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._waiter import Tim
 
 UNREACHABLE = (
     "reading the log of pod web-2-hook-pre-x: 500 Internal Server Error: Get "
-    '"https://10.244.0.1:10250/containerLogs/shop/web-2-hook-pre-x/app?tailLines=40": dial tcp '
-    "10.244.0.1:10250: connect: connection refused"
+    '"https://10.88.0.1:10250/containerLogs/shop/web-2-hook-pre-x/app?tailLines=40": dial tcp '
+    "10.88.0.1:10250: connect: connection refused"
 )
 
 
@@ -60,7 +60,10 @@ RECORD = {"phase": "pre", "job": "web-2-hook-pre", "exit_code": 3, "reason": "Er
 @pytest.mark.parametrize(
     ("extra", "ending"),
     [
-        ({"log_tail": ["migrating", "hook exiting with 3"]}, "; last log lines: migrating | hook exiting with 3"),
+        (
+            {"log_tail": ["migrating", "hook exiting with 3"]},
+            "; last log lines: migrating | hook exiting with 3",
+        ),
         ({"log_tail": [], "log_error": UNREACHABLE}, f"; no log: {UNREACHABLE}"),
         ({"log_tail": [], "log_error": None}, "; no log available"),
     ],

@@ -16,6 +16,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._strategy import (
     hook_points,
     parse_strategy,
     recorded_strategy,
+    serving_gaps,
     strategy_annotation,
     strategy_to_dict,
     validate_hook_against_template,
@@ -906,3 +907,36 @@ def test_recorded_strategy_errors(value, message):
     with pytest.raises(StrategyError) as exc:
         recorded_strategy({"metadata": {"annotations": {STRATEGY_ANNOTATION: value}}})
     assert str(exc.value) == message
+
+
+# --- serving_gaps: a Rolling update of pods that cannot tell they serve -------------------
+
+
+def _template(*containers: dict) -> dict:
+    return {"spec": {"containers": list(containers)}}
+
+
+PROBE = {"httpGet": {"path": "/readyz", "port": 8080}}
+
+
+@pytest.mark.parametrize(
+    ("strategy", "template", "warned"),
+    [
+        ({"type": "Rolling"}, _template({"name": "app"}), True),
+        ({"type": "Rolling"}, _template({"name": "app", "readinessProbe": PROBE}), False),
+        (
+            {"type": "Rolling"},
+            _template({"name": "app", "lifecycle": {"preStop": {"sleep": {"seconds": 5}}}}),
+            False,
+        ),
+        ({"type": "Rolling"}, _template({"name": "app"}, {"name": "side", "readinessProbe": PROBE}), False),
+        ({"type": "Recreate"}, _template({"name": "app"}), False),
+        ({"type": "Rolling"}, _template(), False),
+        ({"type": "Rolling"}, {"spec": None}, False),
+    ],
+)
+def test_serving_gaps_warns_on_rolling_pods_with_neither_probe_nor_pre_stop(strategy, template, warned):
+    warnings = serving_gaps(parse_strategy(strategy), template)
+    assert bool(warnings) is warned
+    if warned:
+        assert "readinessProbe or a preStop hook" in warnings[0]
