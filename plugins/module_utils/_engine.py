@@ -91,9 +91,9 @@ from ._strategy import (
     Strategy,
     StrategyError,
     check_hooks,
-    serving_gaps,
     parse_strategy,
     recorded_strategy,
+    serving_gaps,
     strategy_to_dict,
 )
 from ._waiter import DeploymentWaiter, StepFailed, Timeline

@@ -211,7 +211,8 @@ class HookRunner:
         if not pod:
             return [], None
         try:
-            return log_tail(self.client.pod_log(f"reading the log of pod {pod}", namespace, pod, tail_lines=40)), None
+            text = self.client.pod_log(f"reading the log of pod {pod}", namespace, pod, tail_lines=40)
+            return log_tail(text), None
         except ClientError as exc:
             return [], str(exc)
 
