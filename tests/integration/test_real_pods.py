@@ -372,7 +372,6 @@ def test_statefulset_partitioned_rollout_on_real_pods(run_task, namespace, core_
 
     whole = run_task("rollout", {"definition": app_statefulset(namespace, "v2"), "partition": 0})
     assert_ok(whole, True)
-    assert whole["steps"][0]["pod"] == "db-1", whole["steps"]
     now = pods()
     assert versions_by_pod(core_v1, namespace, {n: p.status.pod_ip for n, p in now.items()}) == {
         "db-0": "version=v2",
