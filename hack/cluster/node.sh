@@ -64,16 +64,28 @@ node_prerequisites() {
     { echo "apt-get install ${NODE_PACKAGES[*]} failed"; return 1; }
 }
 
-# node_claim: take the machine-wide real node for this state dir, or say whose it is.
+# node_alive <state dir>: a process of that cluster's real node still runs.
+node_alive() {
+  (
+    CLUSTER_STATE_DIR="$1"
+    local c
+    for c in "${NODE_COMPONENTS[@]}"; do [ -z "$(component_pid "$c")" ] || exit 0; done
+    exit 1
+  )
+}
+
+# node_claim: take the machine-wide real node for this state dir, or say whose it is. A claim whose
+# node runs no process any more (its processes were killed, its state dir removed) is stale: what it
+# left on the host is cleaned, and the node is ours.
 node_claim() {
   if [ -f "$REAL_NODE_OWNER" ]; then
     local owner
     owner="$(cat "$REAL_NODE_OWNER")"
-    if [ "$owner" != "$CLUSTER_STATE_DIR" ] && [ -d "$owner" ]; then
+    if [ "$owner" != "$CLUSTER_STATE_DIR" ] && node_alive "$owner"; then
       echo "the real node of this machine belongs to the cluster in $owner (one per machine: its bridge and iptables rules are host-wide); stop it (CLUSTER_STATE_DIR=$owner hack/cluster/down.sh) or start this one with CLUSTER_REAL_NODE=0"
       return 1
     fi
-    # a stale claim (its state dir is gone): clean what it may have left, then take it over
+    # a stale claim, or our own from an earlier start: clean what it may have left, then take it
     (CLUSTER_STATE_DIR="$owner" && node_paths && node_host_cleanup)
   fi
   echo "$CLUSTER_STATE_DIR" >"$REAL_NODE_OWNER"
