@@ -13,18 +13,20 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from _cluster import NAMESPACE, SCALE_TAINT, Cluster, Recorder, Requests, done_time
+from _cluster import NAMESPACE, SCALE_TAINT, Cluster, Recorder, Requests, done_time, image_of
 from _tools import (
     MODULE_MARKER,
     kcore_task,
     ours_task,
     play,
     run_kubectl,
+    run_kubectl_undo,
     run_playbook,
 )
 
@@ -33,6 +35,11 @@ TOOLS = ("ours", "kcore", "kubectl")
 IMAGE = "registry.example/bench"
 READY_AFTER = "openrollout.test/ready-after"
 HOOK = {"failurePolicy": "Abort", "execNewPod": {"containerName": "app", "command": ["/bin/true"]}}
+# The real node (hack/cluster/node.sh): only pods with this selector and toleration land there; the
+# test app's images come from the registry on loopback (hack/cluster/go/testapp/README.md).
+TESTAPP = "registry.openrollout.test/openrollout/testapp"
+REAL_NODE_SELECTOR = {"openrollout.k8s/node": "real"}
+REAL_NODE_TOLERATION = {"key": "openrollout.k8s/real-node", "operator": "Exists", "effect": "NoSchedule"}
 HOOKS_STRATEGY = {
     "type": "Rolling",
     "rollingParams": {"maxSurge": "25%", "maxUnavailable": "25%", "pre": HOOK, "post": HOOK},
@@ -75,6 +82,39 @@ def deployment(
             },
         },
     }
+
+
+def real_deployment(name: str, tag: str, replicas: int = 10, group: str = "real") -> JSONDict:
+    """A Deployment of the test app on the real node: Ready when its readiness probe (GET /readyz,
+    every second) passes, tiny requests, RollingUpdate 25%/25% as the KWOK scenarios. ``tag`` is
+    v1, v2, v3 or broken (exits 1 at once: CrashLoopBackOff). No drain: no traffic is measured here,
+    and an old pod that goes at once keeps the node's pod count low."""
+    manifest = deployment(name, tag, replicas, group=group)
+    template = manifest["spec"]["template"]
+    template["spec"] = {
+        "nodeSelector": dict(REAL_NODE_SELECTOR),
+        "tolerations": [dict(REAL_NODE_TOLERATION)],
+        "terminationGracePeriodSeconds": 5,
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
+        "containers": [
+            {
+                "name": "app",
+                "image": f"{TESTAPP}:{tag}",
+                "imagePullPolicy": "IfNotPresent",
+                "ports": [{"containerPort": 8080, "name": "http"}],
+                "env": [{"name": "DRAIN", "value": "0s"}],
+                "readinessProbe": {
+                    "httpGet": {"path": "/readyz", "port": 8080},
+                    "periodSeconds": 1,
+                    "failureThreshold": 1,
+                    "successThreshold": 1,
+                },
+                "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}},
+            }
+        ],
+    }
+    return manifest
 
 
 def image(manifest: JSONDict) -> str:
@@ -443,6 +483,150 @@ class Bench:
             }
         return gaps
 
+    # --- on real pods: readiness by a probe, and a real failure rolled back -------------------
+
+    def real_pods(self, runs: int) -> JSONDict:
+        """Scenarios 1 and 2 on the real node: each tool's 10-replica rollout of the test app, Ready
+        by its readiness probe, v1 -> v2 in odd runs and back to v1 in even ones, one tool after the
+        other in an order that rotates, measured by ``rollout`` as the KWOK ones are."""
+        names = {tool: f"real-{tool}" for tool in TOOLS}
+        self.prepare([real_deployment(name, "v1") for name in names.values()])
+        out: List[JSONDict] = []
+        try:
+            for run in range(1, runs + 1):
+                tag = "v2" if run % 2 else "v1"
+                entry: JSONDict = {"startup": self.ansible_startup(), "to": tag}
+                order = TOOLS[run % 3 :] + TOOLS[: run % 3]
+                for tool in order:
+                    manifest = real_deployment(names[tool], tag)
+                    entry[tool] = self._attempt(lambda t=tool, m=manifest: self.rollout(t, m), tool, manifest)
+                    entry[tool].pop("timeline", None)
+                entry["order"] = list(order)
+                out.append(entry)
+                self.log(f"  real pods run {run}/{runs} (to {tag}): {_brief(entry)}")
+        finally:
+            self.cluster.delete_deployments("openrollout.bench/group=real")
+        return {
+            "replicas": 10,
+            "strategy": "RollingUpdate 25%/25%",
+            "readiness": "httpGet /readyz, periodSeconds 1",
+            "node": "the real node (kubelet, containerd, runc, bridge CNI)",
+            "runs": out,
+        }
+
+    def real_failure(self, runs: int, replica_sets: Recorder, timeouts: List[str]) -> JSONDict:
+        """A rollout to the ``broken`` tag (CrashLoopBackOff) of a 10-replica Deployment serving v1,
+        until v1 is back at full capacity: ours (its automatic rollback) and, for each of
+        ``timeouts``, the manual kubectl way (``rollout status --timeout`` failing, then ``rollout
+        undo`` at once, then ``rollout status``). Each way has its own Deployment; the order rotates."""
+        ways = ("ours", *(f"kubectl-{timeout}" for timeout in timeouts))
+        names = {way: f"fail-{way}" for way in ways}
+        self.prepare([real_deployment(name, "v1", group="real-failure") for name in names.values()])
+        out: List[JSONDict] = []
+        try:
+            for run in range(1, runs + 1):
+                entry: JSONDict = {}
+                order = ways[run % len(ways) :] + ways[: run % len(ways)]
+                for way in order:
+                    manifest = real_deployment(names[way], "broken", group="real-failure")
+                    entry[way] = self._attempt(
+                        lambda w=way, m=manifest: self._failure(w, m, replica_sets), way, manifest
+                    )
+                entry["order"] = list(order)
+                out.append(entry)
+                self.log(f"  real failure run {run}/{runs}: " + _brief_failure(entry, ways))
+        finally:
+            self.cluster.delete_deployments("openrollout.bench/group=real-failure")
+        return {
+            "replicas": 10,
+            "strategy": "RollingUpdate 25%/25%",
+            "from": f"{TESTAPP}:v1",
+            "to": f"{TESTAPP}:broken",
+            "kubectl_timeouts": list(timeouts),
+            "ways": list(ways),
+            "runs": out,
+        }
+
+    def _failure(self, way: str, manifest: JSONDict, replica_sets: Recorder) -> JSONDict:
+        """One broken rollout by ``way``, from the tool's start to v1 at full capacity (the watch on
+        ReplicaSets: the old one with all replicas available, the broken one at 0 pods)."""
+        name = manifest["metadata"]["name"]
+        replicas = int(manifest["spec"]["replicas"])
+        tool = "ours" if way == "ours" else "kubectl"
+        kubeconfig = self.cluster.tool_kubeconfigs[tool]
+        live = self.cluster.apps.read_namespaced_deployment(name, NAMESPACE, _preload_content=False)
+        old_image = image_of(json.loads(live.data))
+        before = self.cluster.requests()
+        entry: JSONDict = {}
+        if tool == "ours":
+            task = {**ours_task(kubeconfig, manifest), "ignore_errors": True}
+            run: Any = run_playbook(self.work_dir, play([task]), MODULE_MARKER["ours"])
+            result = run.results("rollout")[0]
+            body = result["result"]
+            if result["status"] != "failed" and not body.get("failed"):
+                raise RuntimeError(f"ours did not fail on {image(manifest)}: {body.get('msg')}")
+            entry["reason"] = (body.get("failure") or {}).get("reason")
+            entry["rolled_back"] = body.get("rolled_back")
+            timeline = body.get("timeline")
+            noticed = _timeline_time(timeline, "failed", last=False)
+            undo_started = _timeline_time(timeline, "rollback_started", last=False)
+            returned = float(result["time"])
+            start, end, peaks = run.process.start, run.process.end, run.process.peaks_kib
+        else:
+            timeout = way.split("-", 1)[1]
+            run = run_kubectl_undo(
+                self.kubectl,
+                kubeconfig,
+                self.work_dir,
+                manifest,
+                [f"deployment/{name}", "-n", NAMESPACE],
+                timeout,
+            )
+            if run.undo is None:
+                raise RuntimeError(
+                    f"kubectl rollout status --timeout={timeout} did not fail on {image(manifest)}"
+                )
+            entry["timeout"] = timeout
+            entry["status_error"] = run.status.stderr.strip()[-300:]
+            noticed, undo_started, returned = run.status.end, run.undo.start, run.end
+            start, end, peaks = run.start, run.end, run.peaks_kib
+        time.sleep(0.3)
+        after = self.cluster.requests()
+        applied = next(
+            (
+                e.time
+                for e in self.deployments.snapshot()
+                if e.time >= start
+                and e.obj["metadata"]["name"] == name
+                and image_of(e.obj) == image(manifest)
+            ),
+            None,
+        )
+        restored, lowest = restored_time(replica_sets.snapshot(), name, old_image, replicas, start)
+        if restored is None or applied is None:
+            raise RuntimeError(
+                f"{way}: the watch never saw {name} back at {replicas} available on {old_image}"
+            )
+
+        def since(moment: Optional[float]) -> Optional[float]:
+            return None if moment is None else round(moment - start, 4)
+
+        entry.update(
+            {
+                "wall": round(end - start, 4),
+                "applied_after_start": since(applied),
+                "noticed_after_start": since(noticed),
+                "undo_after_start": since(undo_started),
+                "restored_after_start": since(restored),
+                "restored_after_applied": round(restored - applied, 4),
+                "returned_after_restored": round(returned - restored, 4),
+                "lowest_old_available": lowest,
+                "requests": after.minus(before).per_tool[tool],
+                "peak_rss_mib": round(max(peaks) / 1024, 1) if peaks else None,
+            }
+        )
+        return entry
+
 
 def _writes(events: List[Any]) -> List[float]:
     """Arrival times of the events of one Deployment that a client write caused: its generation
@@ -458,20 +642,84 @@ def _writes(events: List[Any]) -> List[float]:
     return times
 
 
-def _timeline_time(timeline: Optional[List[JSONDict]], event: str) -> Optional[float]:
-    """Wall-clock time of the last ``event`` of our module's result timeline (ms resolution)."""
+def _timeline_time(timeline: Optional[List[JSONDict]], event: str, last: bool = True) -> Optional[float]:
+    """Wall-clock time of the last (or first) ``event`` of our module's result timeline (ms
+    resolution)."""
     times = [
         datetime.datetime.fromisoformat(item["time"]).timestamp()
         for item in timeline or []
         if item.get("event") == event
     ]
-    return times[-1] if times else None
+    if not times:
+        return None
+    return times[-1] if last else times[0]
+
+
+def restored_time(
+    events: List[Any], deployment: str, old_image: str, replicas: int, after: float
+) -> Tuple[Optional[float], Optional[int]]:
+    """When the old version of ``deployment`` was first back at full capacity after ``after``, by the
+    ReplicaSet events: once a ReplicaSet of another image was scaled up (the failure began), the
+    first moment where the ReplicaSets running ``old_image`` have ``replicas`` available and the
+    others neither want nor have a pod. Also the fewest old pods available in between.
+
+    Example, 10 replicas, kubectl's RollingUpdate 25%/25%: broken 0 -> 3 (the failure starts), v1
+    10 -> 8 (lowest 8), broken pods crash-loop; ``rollout undo``: broken 3 -> 0, v1 8 -> 10, and
+    when the two new v1 pods are available, that event's arrival is the moment."""
+    state: Dict[str, JSONDict] = {}
+    started = False
+    lowest: Optional[int] = None
+    for event in events:
+        obj = event.obj
+        metadata = obj.get("metadata") or {}
+        owners = {
+            o.get("name") for o in metadata.get("ownerReferences") or [] if o.get("kind") == "Deployment"
+        }
+        if deployment not in owners:
+            continue
+        if event.type == "DELETED":
+            state.pop(str(metadata.get("uid")), None)
+        else:
+            state[str(metadata.get("uid"))] = obj
+        if event.time < after:
+            continue
+        old = [rs for rs in state.values() if image_of(rs) == old_image]
+        new = [rs for rs in state.values() if image_of(rs) != old_image]
+        if any(int((rs.get("spec") or {}).get("replicas") or 0) > 0 for rs in new):
+            started = True
+        if not started:
+            continue
+        available = sum(int((rs.get("status") or {}).get("availableReplicas") or 0) for rs in old)
+        lowest = available if lowest is None else min(lowest, available)
+        wanted = sum(int((rs.get("spec") or {}).get("replicas") or 0) for rs in old)
+        new_pods = sum(
+            int((rs.get("spec") or {}).get("replicas") or 0)
+            + int((rs.get("status") or {}).get("replicas") or 0)
+            for rs in new
+        )
+        if available >= replicas and wanted == replicas and new_pods == 0:
+            return event.time, lowest
+    return None, lowest
 
 
 def _median(values: List[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _brief_failure(entry: JSONDict, ways: Tuple[str, ...]) -> str:
+    parts = []
+    for way in ways:
+        value = entry.get(way) or {}
+        if "error" in value:
+            parts.append(f"{way} FAILED")
+        else:
+            parts.append(
+                f"{way} v1 back after {value.get('restored_after_start')}s "
+                f"(noticed {value.get('noticed_after_start')}s, lowest {value.get('lowest_old_available')})"
+            )
+    return "; ".join(parts)
 
 
 def _brief(entry: JSONDict) -> str:
@@ -490,4 +738,4 @@ def _brief(entry: JSONDict) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["TOOLS", "Bench", "Requests", "deployment"]
+__all__ = ["TOOLS", "Bench", "Requests", "deployment", "real_deployment", "restored_time"]

@@ -303,3 +303,58 @@ def run_kubectl(
     finally:
         os.unlink(path)
     return KubectlRun(apply, status)
+
+
+@dataclass
+class KubectlUndoRun:
+    """The manual rollback: ``kubectl apply``, ``rollout status --timeout`` (failing), ``rollout
+    undo`` at once, ``rollout status`` again. ``undo`` and ``status_again`` are None when the first
+    ``rollout status`` did not fail (nothing to undo)."""
+
+    apply: ProcessRun
+    status: ProcessRun
+    undo: Optional[ProcessRun]
+    status_again: Optional[ProcessRun]
+
+    @property
+    def start(self) -> float:
+        return self.apply.start
+
+    @property
+    def end(self) -> float:
+        last = self.status_again or self.undo or self.status
+        return last.end
+
+    @property
+    def peaks_kib(self) -> List[int]:
+        runs = [self.apply, self.status, self.undo, self.status_again]
+        return [peak for run in runs if run is not None for peak in run.peaks_kib]
+
+
+def run_kubectl_undo(
+    kubectl: str, kubeconfig: Path, work_dir: Path, manifest: JSONDict, target: List[str], timeout: str
+) -> KubectlUndoRun:
+    """What a user or a CI job does by hand when a rollout breaks: ``kubectl apply -f``, then
+    ``kubectl rollout status <target> --timeout=<timeout>``; when that fails, ``kubectl rollout undo
+    <target>`` right away, then ``kubectl rollout status <target>`` until the old version is back."""
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=work_dir, suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(manifest, handle, sort_keys=False)
+        path = handle.name
+    try:
+        apply = run_process([kubectl, "apply", "-f", path], env)
+        if apply.returncode != 0:
+            raise RuntimeError(f"kubectl apply failed: {apply.stderr}")
+        status = run_process([kubectl, "rollout", "status", *target, f"--timeout={timeout}"], env)
+        if status.returncode == 0:
+            return KubectlUndoRun(apply, status, None, None)
+        undo = run_process([kubectl, "rollout", "undo", *target], env)
+        if undo.returncode != 0:
+            raise RuntimeError(f"kubectl rollout undo failed: {undo.stderr}")
+        again = run_process([kubectl, "rollout", "status", *target, "--timeout=20m"], env)
+        if again.returncode != 0:
+            raise RuntimeError(f"kubectl rollout status after the undo failed: {again.stderr}")
+    finally:
+        os.unlink(path)
+    return KubectlUndoRun(apply, status, undo, again)

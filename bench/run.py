@@ -16,12 +16,13 @@ import datetime
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Set
+from typing import Any, Dict, Optional, Set
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -116,6 +117,11 @@ def main() -> None:
     parser.add_argument("--scale-deployments", type=int, default=_env_int("BENCH_SCALE_DEPLOYMENTS", 50))
     parser.add_argument("--slow-delay", default=os.environ.get("BENCH_SLOW_DELAY", "20s"))
     parser.add_argument(
+        "--kubectl-timeouts",
+        default=os.environ.get("BENCH_KUBECTL_TIMEOUTS", "30s,120s"),
+        help="real_failure: the `kubectl rollout status --timeout` values of the manual rollback",
+    )
+    parser.add_argument(
         "--only",
         default=os.environ.get("BENCH_ONLY", ""),
         help="comma-separated scenarios to run (default all)",
@@ -129,7 +135,15 @@ def main() -> None:
         report.write(json.loads(args.report_only.read_text()), args.report_only, REPO_ROOT)
         return
 
-    scenarios = {"fast", "api_load", "scale_replicas", "scale_deployments", "client"}
+    scenarios = {
+        "fast",
+        "api_load",
+        "scale_replicas",
+        "scale_deployments",
+        "client",
+        "real_pods",
+        "real_failure",
+    }
     only = {name.strip() for name in args.only.split(",") if name.strip()} or scenarios
     unknown = only - scenarios
     if unknown:
@@ -152,6 +166,7 @@ def main() -> None:
             "scale_replicas": args.scale_replicas,
             "scale_deployments": args.scale_deployments,
             "slow_delay": args.slow_delay,
+            "kubectl_timeouts": args.kubectl_timeouts,
         },
         "scenarios": {},
     }
@@ -170,6 +185,8 @@ def main() -> None:
             "what": "hack/cluster local control plane: etcd, kube-apiserver, kube-controller-manager, "
             "kube-scheduler built from upstream, pods simulated by KWOK",
             "bench_nodes": f"2 extra KWOK nodes, {pods_per_node} pods each, tainted for the bench only",
+            "real_node": "openrollout-node (hack/cluster/node.sh): kubelet, containerd, runc, bridge CNI, "
+            "kube-proxy on this machine, tainted; the real_pods and real_failure scenarios only",
         }
         deployments = Recorder(cluster.apps.list_namespaced_deployment).start()
         bench = Bench(cluster, deployments, kubectl, work_dir / "plays", log)
@@ -247,6 +264,19 @@ def run_scenarios(args: Any, only: Set[str], bench: Bench, cluster: Cluster, res
             args.scale_deployment_runs, args.scale_deployments
         )
 
+    def real_pods() -> None:
+        log(f"real pods: 10-replica rollout of the test app on the real node, {args.runs} runs")
+        scenarios["real_pods"] = bench.real_pods(args.runs)
+
+    def real_failure() -> None:
+        timeouts = [t.strip() for t in args.kubectl_timeouts.split(",") if t.strip()]
+        log(f"real failure: CrashLoopBackOff until v1 is back, ours vs kubectl {timeouts}, {args.runs} runs")
+        replica_sets = Recorder(cluster.apps.list_namespaced_replica_set).start()
+        try:
+            scenarios["real_failure"] = bench.real_failure(args.runs, replica_sets, timeouts)
+        finally:
+            replica_sets.stop()
+
     def client() -> None:
         log(f"what the kubernetes client costs a module process, {min(args.runs, 3)} runs")
         scenarios["client"] = _client_cost.measure(cluster.kubeconfig, min(args.runs, 3))
@@ -257,6 +287,8 @@ def run_scenarios(args: Any, only: Set[str], bench: Bench, cluster: Cluster, res
         "scale_replicas": scale_replicas,
         "scale_deployments": scale_deployments,
         "client": client,
+        "real_pods": real_pods,
+        "real_failure": real_failure,
     }
     for name, step in steps.items():
         if name not in only:
@@ -273,12 +305,23 @@ def finish(args: Any, results: JSONDict, started: float, partial: bool) -> None:
     results["duration_seconds"] = round(time.time() - started, 1)
     args.results_dir.mkdir(parents=True, exist_ok=True)
     path = args.results_dir / f"{datetime.date.today().isoformat()}.json"
-    if partial and path.exists():
-        results = merge(json.loads(path.read_text()), results)
-        log(f"merged {sorted(results['merged'][-1]['scenarios'])} into the results already in {path}")
+    earlier = latest_results(args.results_dir, path) if partial else None
+    if earlier is not None:
+        results = merge(json.loads(earlier.read_text()), results)
+        log(f"merged {sorted(results['merged'][-1]['scenarios'])} into the results of {earlier}, as {path}")
     path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
     log(f"results: {path} ({round(time.time() - started, 1)} s)")
     report.write(results, path, REPO_ROOT)
+
+
+def latest_results(results_dir: Path, today: Path) -> Optional[Path]:
+    """What a BENCH_ONLY run merges into: today's results, else the newest day's (``<date>.json``;
+    variants such as ``<date>-typed-client.json`` are kept apart), so that a partial run on another
+    day still reports every scenario, each with the run it came from."""
+    if today.exists():
+        return today
+    days = sorted(p for p in results_dir.glob("*.json") if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.stem))
+    return days[-1] if days else None
 
 
 def merge(earlier: JSONDict, later: JSONDict) -> JSONDict:
