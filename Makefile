@@ -171,7 +171,7 @@ demo: cluster-up collection-link
 # Galaxy is out of reach, so it is taken out of the pinned, hash-checked `ansible` bundle wheel
 # (bench/kubernetes-core.txt) into build/bench-collections. BENCH_RUNS, BENCH_SCALE_RUNS,
 # BENCH_SCALE_DEPLOYMENT_RUNS, BENCH_SCALE_REPLICAS, BENCH_SCALE_DEPLOYMENTS, BENCH_SLOW_DELAY,
-# BENCH_ONLY: see bench/run.py.
+# BENCH_KUBECTL_TIMEOUTS, BENCH_ONLY: see bench/run.py.
 .PHONY: bench kubernetes-core
 BENCH_STAMP := $(VENV)/.bench-installed
 KUBERNETES_CORE_STAMP := build/bench-collections/.installed
