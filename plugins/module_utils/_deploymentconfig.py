@@ -27,6 +27,18 @@ class ConvertedDeploymentConfig:
     strategy: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
     test: bool = False
+    # The ImageChange triggers, dropped: (image stream tag, container names), for image_trigger_warning.
+    image_triggers: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+def image_trigger_warning(tag: str, containers: list[str]) -> str:
+    """The warning for an ImageChange trigger that nothing replaces (images misses its containers)."""
+    names = ", ".join(containers) or "its containers"
+    return (
+        f"ImageChange trigger ({tag} -> {names}) is not supported: Kubernetes has no image "
+        "streams. Set the image in the definition, or pass images: {container: image} from "
+        "your pipeline when a new image is built"
+    )
 
 
 def is_deployment_config(definition: Any) -> bool:
@@ -44,8 +56,10 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
     (a DC's plain label map becomes matchLabels; none means the template's labels, as in
     OpenShift), template, minReadySeconds, revisionHistoryLimit, paused. The strategy block
     goes to the rollout module as it is (it speaks DC). Triggers: ConfigChange is what the
-    module does anyway; ImageChange has no image streams to watch here, so it is dropped with
-    a warning. ``test: true`` is returned for the engine to scale to 0 after success.
+    module does anyway; ImageChange has no image streams to watch here, so it is dropped
+    (``image_triggers`` says which, for a warning where it matters). A container left without an
+    image for its trigger is the rollout's to refuse (_rollout.blank_image_refusal). ``test: true``
+    is returned for the engine to scale to 0 after success.
     """
     api_version = dc.get("apiVersion")
     if api_version not in DC_API_VERSIONS:
@@ -60,6 +74,7 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
     if not template:
         raise DeploymentConfigError("the DeploymentConfig has no spec.template")
     warnings: list[str] = []
+    image_triggers: list[tuple[str, list[str]]] = []
 
     selector = spec.get("selector")
     if selector is None:
@@ -78,13 +93,8 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
         kind = _dict(trigger).get("type")
         if kind == "ImageChange":
             params = _dict(_dict(trigger).get("imageChangeParams"))
-            names = ", ".join(params.get("containerNames") or []) or "its containers"
-            tag = _dict(params.get("from")).get("name", "an image stream tag")
-            warnings.append(
-                f"ImageChange trigger ({tag} -> {names}) is not supported: Kubernetes has no image "
-                "streams. Set the image in the definition, or pass images: {container: image} from "
-                "your pipeline when a new image is built"
-            )
+            names = [str(name) for name in params.get("containerNames") or []]
+            image_triggers.append((str(_dict(params.get("from")).get("name", "an image stream tag")), names))
         elif kind not in ("ConfigChange", None):
             warnings.append(f"trigger {kind!r} is not supported and was ignored")
 
@@ -108,13 +118,6 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
     if "replicas" not in deployment_spec:
         deployment_spec["replicas"] = 1  # a DC's default, as a Deployment's
 
-    for container in _dict(template.get("spec")).get("containers") or []:
-        if isinstance(container, dict) and not str(container.get("image") or "").strip():
-            warnings.append(
-                f"container {container.get('name')!r} has no image (an ImageChange trigger filled it in "
-                "OpenShift); give it with images: {" + str(container.get("name")) + ": <image>}"
-            )
-
     strategy = copy.deepcopy(spec["strategy"]) if isinstance(spec.get("strategy"), dict) else None
     if strategy is not None and not strategy.get("resources"):
         strategy.pop("resources", None)  # `resources: {}` is common in exported DCs
@@ -127,6 +130,7 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
         },
         strategy=strategy,
         warnings=warnings,
+        image_triggers=image_triggers,
         test=bool(spec.get("test")),
     )
 
@@ -135,5 +139,6 @@ __all__ = [
     "ConvertedDeploymentConfig",
     "DeploymentConfigError",
     "convert",
+    "image_trigger_warning",
     "is_deployment_config",
 ]

@@ -426,6 +426,8 @@ class RolloutEngine:
             return current, self._write(current, dry_run=True)
 
         live, desired = self.client.retry_on_conflict(observe, "planning the rollout")
+        if live is None:
+            self.warnings.extend(request.creation_warnings)
         replica_sets = self._replica_sets(live) if live is not None else []
         strategy = self._strategy(live)
         wanted_strategy = (

@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from ._deploymentconfig import DeploymentConfigError, is_deployment_config
+from ._deploymentconfig import DeploymentConfigError, image_trigger_warning, is_deployment_config
 from ._deploymentconfig import convert as convert_deployment_config
 from ._fenceposts import plan_recreate_steps, plan_rolling_steps, resolve_fenceposts
 from ._revisions import (
@@ -116,6 +116,9 @@ class RolloutRequest:
     # From a DeploymentConfig: what was left out of it, and `test: true` (scale to 0 after success).
     warnings: tuple[str, ...] = ()
     test: bool = False
+    # Said only by the run that creates the Deployment (an ImageChange trigger dropped): the
+    # migration's first run, not every run after it.
+    creation_warnings: tuple[str, ...] = ()
     kind: str = DEPLOYMENT
     partition: int | None = None
     update_strategy: dict[str, Any] | None = None
@@ -321,6 +324,7 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             raise RolloutInputError(str(exc)) from None
     body = None
     warnings: list[str] = []
+    creation_warnings: list[str] = []
     test = False
     if is_deployment_config(definition):
         try:
@@ -331,7 +335,13 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         if raw_strategy is None:
             raw_strategy = converted.strategy
             strategy_source = "definition" if raw_strategy is not None else None
-        warnings = [w for w in converted.warnings if not any(f"{{{name}:" in w for name in images)]
+        warnings = list(converted.warnings)
+        # A trigger whose containers all get their image from the task is done by the task.
+        creation_warnings = [
+            image_trigger_warning(tag, containers)
+            for tag, containers in converted.image_triggers
+            if not (images and set(containers) <= set(images))
+        ]
         test = converted.test
     if definition is not None:
         definition = _definition(definition)
@@ -374,6 +384,9 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             spec["replicas"] = replicas
         if images:
             set_images(spec.get("template"), images)
+        refusal = blank_image_refusal(spec.get("template"), f"{kind} {namespace}/{name}")
+        if refusal is not None:
+            raise RolloutInputError(refusal)
     else:
         if not params.get("name"):
             raise RolloutInputError(
@@ -409,6 +422,7 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         partition=params.get("partition"),
         update_strategy=update_strategy,
         warnings=tuple(warnings),
+        creation_warnings=tuple(creation_warnings),
         test=test,
         stop_before=stop_before,
         namespace=namespace,

@@ -53,7 +53,7 @@ def test_an_exceeded_quota_fails_at_once(run_task, namespace, core_v1):
     ("image", "refusal"),
     [
         (" ", "container app of Deployment {namespace}/web has no image (empty or blank)"),
-        ("", "applying Deployment {namespace}/web: 422 Unprocessable Entity"),  # the API's own refusal
+        ("", "container app of Deployment {namespace}/web has no image (empty or blank)"),
     ],
 )
 def test_a_blank_image_is_refused_before_anything_is_written(run_task, namespace, apps_v1, image, refusal):

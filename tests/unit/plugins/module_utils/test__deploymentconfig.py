@@ -11,7 +11,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._deploymentconfig 
     convert,
     is_deployment_config,
 )
-from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import build_request
+from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import RolloutInputError, build_request
 
 
 def dc(**spec_extra):
@@ -96,7 +96,7 @@ def test_selectors(spec_extra, selector):
     assert convert(given).deployment["spec"]["selector"] == selector
 
 
-def test_image_change_triggers_and_empty_images_are_warned_about():
+def test_an_image_change_trigger_is_warned_about_unless_images_does_its_job():
     given = dc(
         triggers=[
             {"type": "ConfigChange"},
@@ -110,16 +110,24 @@ def test_image_change_triggers_and_empty_images_are_warned_about():
             },
         ]
     )
-    given["spec"]["template"]["spec"]["containers"][0]["image"] = " "
-    warnings = convert(given).warnings
-    assert warnings[0].startswith("ImageChange trigger (hello:latest -> helloworld) is not supported")
-    assert warnings[1] == (
-        "container 'helloworld' has no image (an ImageChange trigger filled it in OpenShift); "
-        "give it with images: {helloworld: <image>}"
-    )
-    # Given the image, the second warning goes away (the first stays: the trigger is still dropped).
+    converted = convert(given)
+    assert (converted.warnings, converted.image_triggers) == ([], [("hello:latest", ["helloworld"])])
+    # Said by the run that creates the Deployment only (the engine), not by every run after it.
+    request = build_request({"definition": given})
+    assert request.warnings == ()
+    [warning] = request.creation_warnings
+    assert warning.startswith("ImageChange trigger (hello:latest -> helloworld) is not supported")
+    # Given the image of each of its containers, the task does the trigger's job: no warning.
     request = build_request({"definition": given, "images": {"helloworld": "registry.example/hello:2"}})
-    assert len(request.warnings) == 1
+    assert request.creation_warnings == ()
+
+
+def test_a_container_left_blank_for_its_trigger_is_refused_unless_images_gives_it():
+    given = dc()
+    given["spec"]["template"]["spec"]["containers"][0]["image"] = " "
+    with pytest.raises(RolloutInputError, match=r"^container helloworld of Deployment shop/frontend has no"):
+        build_request({"definition": given})
+    request = build_request({"definition": given, "images": {"helloworld": "registry.example/hello:2"}})
     assert request.body["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/hello:2"
 
 
