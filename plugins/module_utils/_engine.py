@@ -1041,9 +1041,12 @@ class RolloutEngine:
         )
         where = f"revision {older[0]}" if len(older) == 1 else "revisions " + ", ".join(map(str, older))
         new = counts["new"]["available"]
+        # The new ReplicaSet's own number: while a rollback is under way the Deployment's
+        # annotation may still name the revision rolled away from.
+        new_number = (revision(new_rs) if new_rs is not None else None) or number
         if not new:
-            return f"{text}, all of {where} (revision {number} has 0)"
-        return f"{text}: {new} of revision {number}, {counts['old']['available']} of {where}"
+            return f"{text}, all of {where} (revision {new_number} has 0)"
+        return f"{text}: {new} of revision {new_number}, {counts['old']['available']} of {where}"
 
     def _state_now(self) -> Tuple[Optional[JSONDict], str]:
         """The Deployment as it is now and its state in words; read for a failure's message, so

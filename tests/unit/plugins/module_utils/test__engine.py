@@ -612,3 +612,15 @@ def test_a_failure_left_as_it_is_says_which_revision_the_available_pods_run():
     cluster.replica_sets[1]["status"] = {"availableReplicas": 1}
     engine = engine_for(cluster)
     assert engine._state_now()[1].endswith("with 3/3 pods available: 1 of revision 2, 3 of revision 1")
+
+
+def test_while_a_rollback_is_under_way_the_new_pods_are_named_by_their_own_revision():
+    """The template is revision 1's again but the Deployment still says 2 (not yet renumbered):
+    the pods of the template's ReplicaSet are revision 1's, not 2's."""
+    cluster = FakeCluster()
+    engine_for(cluster).run()  # revision 2, web:2
+    old, new = cluster.replica_sets
+    cluster.deployment["spec"]["template"] = copy.deepcopy(old["spec"]["template"])
+    old["status"], new["status"] = {"availableReplicas": 1}, {"availableReplicas": 2}
+    text = engine_for(cluster)._state_now()[1]
+    assert text.endswith("pods available: 1 of revision 1, 2 of revision 2"), text
