@@ -4,7 +4,8 @@
 #
 # Everything it changes on the host is undone by node_teardown: processes, mounts, the pod bridge,
 # the route of the Service range, iptables rules (kube-proxy's and ours), the sysctls it set.
-# shellcheck shell=bash disable=SC2034
+# SC2030/SC2031: node_alive and node_claim look at another state dir's node in a subshell, on purpose.
+# shellcheck shell=bash disable=SC2034,SC2030,SC2031
 
 REAL_NODE_NAME=openrollout-node # kept in step with bootstrap.py
 REAL_NODE_IP=10.88.0.1          # the pod bridge's gateway; what the node reports as InternalIP
@@ -56,12 +57,16 @@ node_prerequisites() {
   for bin in containerd containerd-shim-runc-v2 ctr runc iptables iptables-save conntrack ip; do
     command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
   done
-  [ -x "$CNI_BIN_DIR/bridge" ] && [ -x "$CNI_BIN_DIR/host-local" ] && [ -x "$CNI_BIN_DIR/loopback" ] || missing+=(cni-plugins)
+  for bin in bridge host-local loopback; do
+    [ -x "$CNI_BIN_DIR/$bin" ] || missing+=("cni-$bin")
+  done
   [ "${#missing[@]}" -gt 0 ] || return 0
   echo "cluster up: installing Debian packages for the real node (${NODE_PACKAGES[*]}; missing: ${missing[*]})"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${NODE_PACKAGES[@]}" iproute2 >/dev/null ||
-    { echo "apt-get install ${NODE_PACKAGES[*]} failed"; return 1; }
+  if ! DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
+    ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${NODE_PACKAGES[@]}" iproute2 >/dev/null; then
+    echo "apt-get install ${NODE_PACKAGES[*]} failed"
+    return 1
+  fi
 }
 
 # node_alive <state dir>: a process of that cluster's real node still runs.

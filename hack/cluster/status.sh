@@ -24,6 +24,7 @@ if [ -f "$CLUSTER_STATE_DIR/ports.env" ]; then
 fi
 echo "components:"
 node_components=()
+# shellcheck disable=SC2153 # NODE_COMPONENTS comes from node.sh, through lib.sh
 [ ! -d "$NODE_DIR" ] || node_components=("${NODE_COMPONENTS[@]}")
 for c in "${COMPONENTS[@]}" "${node_components[@]}"; do
   pid="$(component_pid "$c")"

@@ -491,7 +491,9 @@ resumed_from:
   type: str
   sample: mid
 failure:
-  description: Why the rollout failed. C(reason) is for example C(CrashLoopBackOff), C(FailedCreate), C(QuotaExceeded), C(ProgressDeadlineExceeded) or C(Timeout).
+  description:
+    - Why the rollout failed. C(reason) is for example C(CrashLoopBackOff), C(FailedCreate), C(QuotaExceeded),
+      C(ProgressDeadlineExceeded) or C(Timeout).
   returned: on rollout failure
   type: dict
   sample: {reason: CrashLoopBackOff, message: "CrashLoopBackOff: web-7d9c-x2x (container app)"}

@@ -178,7 +178,7 @@ class Load:
         assert self._process is not None, "Load.stop() before start()"
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
-        _, stderr = self._process.communicate(timeout=30)
+        _stdout, stderr = self._process.communicate(timeout=30)
         assert self._out.exists(), (
             f"the load generator wrote no summary (exit {self._process.returncode}): {stderr}"
         )

@@ -288,7 +288,7 @@ def test_blue_green_switch_under_load_moves_traffic_at_once_and_loses_no_request
     """The blue_green role: v2 on green, verified, one switch of the Service; v1 never answers after it."""
     ip = app_service(core_v1, namespace)
     common = {"blue_green_name": "web", "blue_green_namespace": namespace, "blue_green_scale_down_delay": 0}
-    rc, _, output = run_role(
+    rc, _result, output = run_role(
         cluster.kubeconfig,
         tmp_path,
         {**common, "blue_green_definition": app_deployment(namespace)},
@@ -296,7 +296,7 @@ def test_blue_green_switch_under_load_moves_traffic_at_once_and_loses_no_request
     )
     assert rc == 0, output[-3000:]
     with Load(f"http://{ip}/") as load:
-        rc, _, output = run_role(
+        rc, _result, output = run_role(
             cluster.kubeconfig,
             tmp_path,
             {**common, "blue_green_images": {"app": "registry.openrollout.test/openrollout/testapp:v2"}},
