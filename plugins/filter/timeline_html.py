@@ -24,6 +24,10 @@ description:
     revision and of the old ones that are available, from the C(replicas) events. Hook runs are bands from
     C(hook_started) to C(hook_finished). The other events are markers, coloured by kind (applied, progress,
     complete, hooks, failure, rollback), with their details in a tooltip and in a table below the chart.
+  - A rollout can carry the requests that a load generator sent while it ran (C(traffic)). Its chart then
+    has a lane of requests per second on the same time axis, stacked by the version that answered, the
+    failed ones in red on top, and its section sums them up (served, failed by kind, versions). The axis
+    then spans the load too, so seconds before the rollout's first event are negative.
   - The page has no external asset (inline CSS and SVG, no script), so it can be attached or archived as
     it is.
 options:
@@ -32,6 +36,14 @@ options:
       - The rollouts, in the order of the rows. Each is a dictionary with C(title) (the row's name) and
         C(timeline) (a module result's C(timeline) list). A whole registered result can be given as C(result)
         instead of C(timeline); then its C(failed), C(rolled_back) and C(msg) are shown too.
+      - "Optionally C(traffic): the requests sent while it ran, as the test app's C(load) generator sums
+        them up (C(hack/cluster/go/testapp/README.md)): a dictionary with C(timeline), a list of
+        C([seconds, status, version]) points, one per request (C(seconds) since the load's start,
+        C(status) C(ok) or C(fail), C(version) the answer's version or an empty string); C(start), the
+        ISO 8601 time of the load's start (without it the load is taken to start with the rollout's first
+        event); and the totals C(sent), C(ok), C(failed), C(by_version) and C(errors) (a dictionary of
+        counts by kind), each counted from C(timeline) when missing. The totals, when given, are the ones
+        shown: a downsampled C(timeline) keeps every failure but not every success."
     type: list
     elements: dict
     required: true
@@ -52,6 +64,16 @@ EXAMPLES = r"""
     content: >-
       {{ [{'title': 'web v2', 'result': web_v2}, {'title': 'worker v2', 'result': worker_v2}]
          | openrollout.k8s.timeline_html(title='Release 2.0') }}
+
+- name: With the requests served and failed while web v2 rolled out (a load generator's summary)
+  ansible.builtin.copy:
+    dest: build/timeline.html
+    mode: "0644"
+    content: >-
+      {{ [{'title': 'web v2', 'result': web_v2,
+           'traffic': {'start': '2026-11-23T10:00:00.000+00:00', 'sent': 3, 'ok': 2, 'failed': 1,
+                       'timeline': [[0.0, 'ok', 'v1'], [0.5, 'fail', ''], [1.0, 'ok', 'v2']]}}]
+         | openrollout.k8s.timeline_html }}
 """
 
 RETURN = r"""
@@ -105,6 +127,11 @@ EVENT_KIND = {
 }
 NEW_COLOUR = "#16a34a"
 OLD_COLOUR = "#9ca3af"
+# The traffic lane: served requests by the version that answered (colours in order of first
+# appearance on the page), failed ones in red.
+VERSION_COLOURS = ("#60a5fa", "#34d399", "#fbbf24", "#f472b6", "#a78bfa", "#2dd4bf", "#fb923c")
+FAILED_COLOUR = "#dc2626"
+TRAFFIC_HEIGHT = 48
 
 
 class TimelineError(ValueError):
@@ -177,9 +204,57 @@ def _rows(rollouts: Any) -> List[JSONDict]:
                 "failed": bool(result.get("failed", rollout.get("failed", False))),
                 "rolled_back": bool(result.get("rolled_back", rollout.get("rolled_back", False))),
                 "msg": str(result.get("msg", rollout.get("msg", "")) or ""),
+                "traffic": _traffic(rollout.get("traffic"), index),
             }
         )
     return rows
+
+
+def _traffic(value: Any, index: int) -> Optional[JSONDict]:
+    """A rollout's ``traffic`` checked: {start (datetime or None), points [(seconds, ok, version)],
+    the totals}."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("timeline"), (list, tuple)):
+        raise TimelineError(
+            f"the traffic of rollout {index} must be a dictionary with a timeline of "
+            "[seconds, status, version]"
+        )
+    points = []
+    for point in value["timeline"]:
+        if (
+            not isinstance(point, (list, tuple))
+            or len(point) < 2
+            or isinstance(point[0], bool)
+            or not isinstance(point[0], (int, float))
+            or point[1] not in ("ok", "fail")
+        ):
+            raise TimelineError(
+                f"each traffic point of rollout {index} must be [seconds, 'ok' or 'fail', version], "
+                f"got {point!r}"
+            )
+        points.append((float(point[0]), point[1] == "ok", str(point[2] if len(point) > 2 else "") or ""))
+    points.sort(key=lambda p: p[0])
+    by_version: Dict[str, int] = {}
+    for _, _, version in points:
+        if version:
+            by_version[version] = by_version.get(version, 0) + 1
+    served = sum(1 for p in points if p[1])
+
+    def total(key: str, counted: Any) -> Any:
+        given = value.get(key)
+        return given if isinstance(given, type(counted)) and not isinstance(given, bool) else counted
+
+    return {
+        "start": parse_time(value["start"]) if value.get("start") is not None else None,
+        "points": points,
+        "sent": total("sent", len(points)),
+        "ok": total("ok", served),
+        "failed": total("failed", len(points) - served),
+        "by_version": total("by_version", by_version),
+        "errors": total("errors", {}),
+        "elapsed": max([float(value.get("elapsed_s") or 0)] + [p[0] for p in points]),
+    }
 
 
 def _details(event: JSONDict) -> str:
@@ -215,30 +290,40 @@ def _available(event: JSONDict, side: str) -> Optional[int]:
 
 
 class _Axis:
-    """A time axis from ``start`` over ``span`` seconds, drawn between x = ``left`` and ``right``."""
+    """A time axis from ``before`` seconds ahead of ``start`` to ``span`` seconds after it, drawn
+    between x = ``left`` and ``right``; its ticks count from ``start`` (negative ahead of it)."""
 
-    def __init__(self, start: datetime.datetime, span: float, left: float, right: float) -> None:
+    def __init__(
+        self, start: datetime.datetime, span: float, left: float, right: float, before: float = 0.0
+    ) -> None:
         self.start = start
-        self.span = max(span, 1.0)
+        self.before = max(before, 0.0)
+        self.span = max(span + self.before, 1.0)
         self.left = left
         self.scale = (right - left) / self.span
 
     def x(self, at: datetime.datetime) -> float:
-        return round(self.left + (at - self.start).total_seconds() * self.scale, 1)
+        return self.xs((at - self.start).total_seconds())
+
+    def xs(self, seconds: float) -> float:
+        """The x of ``seconds`` from the start."""
+        return round(self.left + (seconds + self.before) * self.scale, 1)
 
     def ticks(self, top: float, bottom: float) -> List[str]:
-        """Grid lines and "+N s" labels above ``top``, about 8 of them."""
+        """Grid lines and "+N s" labels above ``top``, about 8 of them ("-N s" ahead of the start)."""
         step = nice_step(self.span)
         parts = []
-        tick = 0.0
-        while tick <= self.span + 1e-9:
-            tx = round(self.left + tick * self.scale, 1)
-            label = f"{tick:g}" if step < 1 else f"{round(tick):d}"
+        count = -math.floor(self.before / step + 1e-9)
+        while count * step <= self.span - self.before + 1e-9:
+            tick = count * step
+            tx = self.xs(tick)
+            label = f"{abs(tick):g}" if step < 1 else f"{abs(round(tick)):d}"
             parts.append(
                 f'<line class="grid" x1="{tx}" y1="{top}" x2="{tx}" y2="{bottom}"/>'
-                f'<text class="tick" x="{tx}" y="{top - 6}" text-anchor="middle">+{label} s</text>'
+                f'<text class="tick" x="{tx}" y="{top - 6}" text-anchor="middle">'
+                f"{'-' if tick < -1e-9 else '+'}{label} s</text>"
             )
-            tick += step
+            count += 1
         return parts
 
 
@@ -297,12 +382,107 @@ def _overview(rows: Sequence[JSONDict], title: str) -> str:
     return "".join(parts)
 
 
-def _detail(number: int, row: JSONDict) -> str:
-    """One rollout on its own time axis: hook bands, available pods, markers labelled with their event."""
+def version_colours(rows: Sequence[JSONDict]) -> Dict[str, str]:
+    """A colour for each version that answered, in order of first appearance on the page."""
+    colours: Dict[str, str] = {}
+    for row in rows:
+        for _, _, version in (row["traffic"] or {}).get("points", []):
+            if version and version not in colours:
+                colours[version] = VERSION_COLOURS[len(colours) % len(VERSION_COLOURS)]
+    return colours
+
+
+def traffic_buckets(points: Sequence[Tuple[float, bool, str]]) -> List[Tuple[Dict[str, int], int]]:
+    """The requests of each second from the load's start: ({version: served}, failed), one per second.
+
+    traffic_buckets([(0.1, True, "v1"), (0.6, False, ""), (2.2, True, "v2")])
+      -> [({"v1": 1}, 1), ({}, 0), ({"v2": 1}, 0)]
+    """
+    if not points:
+        return []
+    buckets: List[Tuple[Dict[str, int], List[int]]] = [
+        ({}, [0]) for _ in range(int(max(p[0] for p in points)) + 1)
+    ]
+    for seconds, ok, version in points:
+        served, failed = buckets[max(int(seconds), 0)]
+        if ok:
+            served[version] = served.get(version, 0) + 1
+        else:
+            failed[0] += 1
+    return [(served, failed[0]) for served, failed in buckets]
+
+
+def _traffic_lane(
+    axis: _Axis, traffic: JSONDict, offset: float, top: float, colours: Dict[str, str]
+) -> List[str]:
+    """Requests per second as bars, served stacked by version with the failed ones on top in red.
+
+    ``offset``: the seconds from the rollout's start (the axis' zero) to the load's start.
+    """
+    buckets = traffic_buckets(traffic["points"])
+    most = max([sum(served.values()) + failed for served, failed in buckets] + [1])
+    bottom = top + TRAFFIC_HEIGHT
+    parts = [
+        f'<text class="axis" x="52" y="{top + 4}" text-anchor="end">{most}</text>'
+        f'<text class="axis" x="52" y="{bottom}" text-anchor="end">0</text>'
+        f'<text class="axis" x="8" y="{top + TRAFFIC_HEIGHT / 2 - 2}">req/s</text>'
+        f'<line class="baseline thin" x1="{axis.left}" y1="{bottom}" x2="{WIDTH - 150}" y2="{bottom}"/>'
+    ]
+    for second, (served, failed) in enumerate(buckets):
+        x0, x1 = axis.xs(offset + second), axis.xs(offset + second + 1)
+        width = max(round(x1 - x0 - 1, 1), 1.0)
+        y = bottom
+        stack = [(v, n, colours.get(v, OLD_COLOUR)) for v, n in sorted(served.items()) if n]
+        if failed:
+            stack.append(("failed", failed, FAILED_COLOUR))
+        for name, count, colour in stack:
+            height = max(round(TRAFFIC_HEIGHT * count / most, 1), 2.0)
+            y = round(y - height, 1)
+            parts.append(
+                f'<rect class="req{" req-failed" if name == "failed" else ""}" x="{x0}" y="{y}" '
+                f'width="{width}" height="{height}" fill="{colour}"><title>'
+                f"+{second}..{second + 1} s of the load: {count} "
+                f"{'failed' if name == 'failed' else 'served by ' + html.escape(name or 'no version')}"
+                f"</title></rect>"
+            )
+    return parts
+
+
+def _traffic_summary(traffic: JSONDict, colours: Dict[str, str]) -> str:
+    """ "412 requests: 400 served, 12 failed (connection_refused 12); answered by v1 200, v2 212"."""
+    errors = ", ".join(f"{html.escape(str(k))} {v}" for k, v in sorted(traffic["errors"].items()))
+    versions = ", ".join(
+        f'<span class="dot" style="background:{colours.get(str(v), OLD_COLOUR)}"></span>'
+        f"{html.escape(str(v))} {n}"
+        for v, n in sorted(traffic["by_version"].items())
+    )
+    failed = traffic["failed"]
+    return (
+        f'<p class="traffic">Requests while it ran: {traffic["sent"]} sent, {traffic["ok"]} served, '
+        f'<span class="{"failed" if failed else "none-failed"}">{failed} failed</span>'
+        f"{f' ({errors})' if errors else ''}; answered by {versions or 'no version'}.</p>"
+    )
+
+
+def _detail(number: int, row: JSONDict, colours: Optional[Dict[str, str]] = None) -> str:
+    """One rollout on its own time axis: requests, available pods, hook bands, markers labelled with
+    their event."""
     events = row["events"]
     start, span = _span(events)
-    axis = _Axis(start, span, 60, WIDTH - 150)
-    pods_top, pods_height = TOP + AXIS_HEIGHT + 10, 70
+    traffic, colours = row.get("traffic"), colours or {}
+    before, offset = 0.0, 0.0
+    if traffic is not None:
+        if traffic["start"] is None:
+            traffic = {**traffic, "start": start if events else None}
+        if not events and traffic["start"] is not None:
+            start, span = traffic["start"], 0.0
+        if traffic["start"] is not None:
+            offset = (traffic["start"] - start).total_seconds()
+        end = offset + max(traffic["elapsed"], float(len(traffic_buckets(traffic["points"]))))
+        before, span = max(-offset, 0.0), max(span, end)
+    axis = _Axis(start, span, 60, WIDTH - 150, before=before)
+    traffic_top = TOP + AXIS_HEIGHT + 10
+    pods_top, pods_height = traffic_top + (TRAFFIC_HEIGHT + 20 if traffic is not None else 0), 70
     hooks_y = pods_top + pods_height + 14
     markers_y = hooks_y + 22
     height = markers_y + 20 + 14 * 3 + 10
@@ -311,6 +491,8 @@ def _detail(number: int, row: JSONDict) -> str:
         f'height="{height}" role="img" aria-label="{html.escape(row["title"])}">',
         *axis.ticks(TOP + AXIS_HEIGHT - 8, height - 4),
     ]
+    if traffic is not None:
+        parts.extend(_traffic_lane(axis, traffic, offset, traffic_top, colours))
     # available pods of the new and the old revisions, as step lines
     counted = [e for e in events if e["event"] == "replicas"]
     most = max([_available(e, side) or 0 for e in counted for side in ("new", "old")] + [1])
@@ -382,7 +564,9 @@ def _detail(number: int, row: JSONDict) -> str:
     return (
         f'<section id="rollout-{number + 1}"><h2>{number + 1}. {html.escape(row["title"])} '
         f'<span class="status {status.replace(" ", "-")}">{status}</span></h2>'
-        f"<p>{len(events)} events over {span:.1f} s, from {first}.</p>{message}"
+        f"<p>{len(events)} events over {_span(events)[1] if events else 0.0:.1f} s, from {first}.</p>"
+        f"{message}"
+        f"{_traffic_summary(traffic, colours) if traffic is not None else ''}"
         f'<div class="chart">{"".join(parts)}</div>'
         f"<details><summary>Events</summary><table><tr><th>since start</th><th>time</th><th>event</th>"
         f"<th>details</th></tr>{lines}</table></details></section>"
@@ -395,6 +579,7 @@ def render(rollouts: Any, title: str = "openrollout.k8s timeline") -> str:
     First an overview, every rollout on one time axis; then each rollout on its own axis.
     """
     rows = _rows(rollouts)
+    colours = version_colours(rows)
     legend = "".join(
         f'<span class="key"><span class="dot" style="background:{colour}"></span>{html.escape(text)}</span>'
         for colour, text in KINDS.values()
@@ -407,6 +592,13 @@ def render(rollouts: Any, title: str = "openrollout.k8s timeline") -> str:
             ("#a78bfa", "hook run"),
         )
     )
+    if any(row["traffic"] is not None for row in rows):
+        legend += "".join(
+            f'<span class="key"><span class="box" style="background:{colour}"></span>'
+            f"{html.escape(text)}</span>"
+            for colour, text in [(c, f"requests served by {v}") for v, c in colours.items()]
+            + [(FAILED_COLOUR, "failed requests")]
+        )
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -416,7 +608,7 @@ def render(rollouts: Any, title: str = "openrollout.k8s timeline") -> str:
         "Hover a marker for its details.</p>"
         f'<div class="legend">{legend}</div>'
         f'<div class="chart">{_overview(rows, title)}</div>'
-        f"{''.join(_detail(number, row) for number, row in enumerate(rows))}"
+        f"{''.join(_detail(number, row, colours) for number, row in enumerate(rows))}"
         "</body></html>\n"
     )
 
@@ -428,6 +620,7 @@ CSS = (
     ".key{display:inline-flex;align-items:center;gap:6px}"
     ".dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:4px}"
     ".line{display:inline-block;width:18px;height:3px}"
+    ".box{display:inline-block;width:10px;height:10px}"
     ".chart{overflow-x:auto}"
     "svg .grid{stroke:#e5e7eb;stroke-width:1}svg .tick{font-size:11px;fill:#6b7280}"
     "svg .title{font-size:13px;font-weight:600;fill:#111827}"
@@ -435,12 +628,14 @@ CSS = (
     "svg .bar.rolled-back{fill:#fed7aa;stroke:#ea580c}svg a{fill:#111827}"
     "svg .hook{fill:#a78bfa}svg .hook-failed{fill:#dc2626}svg .hooklabel{font-size:11px;fill:#6d28d9}"
     "svg .pods{fill:none;stroke-width:2.5}svg .axis{font-size:11px;fill:#6b7280}"
-    "svg .baseline{stroke:#d1d5db;stroke-width:2}svg .label{font-size:11px;fill:#374151}"
+    "svg .baseline{stroke:#d1d5db;stroke-width:2}svg .baseline.thin{stroke-width:1}"
+    "svg .label{font-size:11px;fill:#374151}"
     ".status{font-size:12px;font-weight:600;color:#16a34a}.status.failed{color:#dc2626}"
     ".status.rolled-back{color:#ea580c}section{margin-top:28px}"
     "table{border-collapse:collapse;margin:6px 0 12px}td,th{border-bottom:1px solid #e5e7eb;padding:2px 10px;"
     "text-align:left;vertical-align:top}code{font-size:12px}.msg{color:#dc2626}"
     "details{margin:4px 0}summary{cursor:pointer;font-weight:600}"
+    ".traffic .failed{color:#dc2626;font-weight:600}.traffic .none-failed{color:#16a34a;font-weight:600}"
 )
 
 

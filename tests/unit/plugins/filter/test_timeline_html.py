@@ -10,8 +10,11 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.openrollout.k8s.plugins.filter.timeline_html import (
+    FAILED_COLOUR,
     LABEL_WIDTH,
     RIGHT_MARGIN,
+    TRAFFIC_HEIGHT,
+    VERSION_COLOURS,
     WIDTH,
     FilterModule,
     TimelineError,
@@ -20,6 +23,7 @@ from ansible_collections.openrollout.k8s.plugins.filter.timeline_html import (
     parse_time,
     render,
     timeline_html,
+    traffic_buckets,
 )
 
 
@@ -213,3 +217,123 @@ def test_the_filter_names_bad_input():
         timeline_html([{"title": "x", "timeline": [{"event": "applied"}]}])
     with pytest.raises(AnsibleFilterError, match=r"rollout 1 must be a dictionary"):
         timeline_html([{"timeline": []}, "web"])
+
+
+# The load beside ROLLING: it starts 1 s ahead of the first event and runs 9.5 s; v1 answers, then
+# v2; two requests fail in its 5th second (+3..4 s of the rollout).
+TRAFFIC = {
+    "start": at(-1),
+    "sent": 12,
+    "ok": 10,
+    "failed": 2,
+    "by_version": {"v1": 5, "v2": 5},
+    "errors": {"connection_refused": 2},
+    "elapsed_s": 9.5,
+    "timeline": [
+        [0.1, "ok", "v1"],
+        [1.1, "ok", "v1"],
+        [2.1, "ok", "v1"],
+        [3.1, "ok", "v1"],
+        [4.1, "ok", "v1"],
+        [4.3, "fail", ""],
+        [4.6, "fail", ""],
+        [5.1, "ok", "v2"],
+        [6.1, "ok", "v2"],
+        [7.1, "ok", "v2"],
+        [8.1, "ok", "v2"],
+        [9.1, "ok", "v2"],
+    ],
+}
+
+
+def test_traffic_buckets_count_each_second_of_the_load():
+    assert traffic_buckets([]) == []
+    assert traffic_buckets([(0.1, True, "v1"), (0.6, False, ""), (2.2, True, "v2"), (2.9, True, "v2")]) == [
+        ({"v1": 1}, 1),
+        ({}, 0),
+        ({"v2": 2}, 0),
+    ]
+
+
+def test_the_traffic_lane_draws_requests_per_second_on_the_rollouts_axis():
+    page = render(
+        [
+            {"title": "web v2", "timeline": ROLLING, "traffic": TRAFFIC},
+            {"title": "web v3", "timeline": BROKEN, "traffic": {**TRAFFIC, "start": at(7.5)}},
+            {"title": "worker", "timeline": BROKEN},
+        ]
+    )
+    rolling, broken, worker = svgs(page)[1:]
+    # the axis spans the load: from -1 s (its start) to +9 s (the end of its last second), ticks from the
+    # rollout's first event
+    assert re.findall(r'class="tick"[^>]*>([+-]\d+) s<', rolling) == ["+0", "+2", "+4", "+6", "+8"]
+    scale = (WIDTH - 150 - 60) / 10
+    xs = [float(v) for v in re.findall(r'<circle cx="([0-9.]+)"', rolling)]
+    assert min(xs) == pytest.approx(60 + scale, abs=0.1)  # the first event at +0 s, 1 s from the left
+    # one bar per version and second, the failed ones on top in red
+    bars = re.findall(
+        r'<rect class="req( req-failed)?" x="([0-9.]+)" y="([0-9.]+)" width="[0-9.]+" height="([0-9.]+)" fill="([^"]+)">',
+        rolling,
+    )
+    assert len(bars) == 11
+    assert float(bars[0][1]) == 60  # the load's first second at the left edge, -1 s
+    failed = [b for b in bars if b[0]]
+    assert [(float(x), float(h), c) for _, x, _, h, c in failed] == [
+        (
+            pytest.approx(60 + 4 * scale, abs=0.1),
+            pytest.approx(TRAFFIC_HEIGHT * 2 / 3, abs=0.1),
+            FAILED_COLOUR,
+        )
+    ]
+    assert "<title>+4..5 s of the load: 2 failed</title>" in rolling
+    assert "<title>+4..5 s of the load: 1 served by v1</title>" in rolling
+    assert "req/s" in rolling and ">3</text>" in rolling  # the busiest second, 3 requests
+    # versions keep one colour on the whole page, in order of first appearance
+    v1, v2 = VERSION_COLOURS[:2]
+    assert {c for _, _, _, _, c in bars if c != FAILED_COLOUR} == {v1, v2}
+    assert f'fill="{v1}"><title>+0..1 s of the load: 1 served by v1' in broken
+    # a load that starts 2 s ahead: a negative tick
+    ahead = svgs(render([{"title": "web", "timeline": ROLLING, "traffic": {**TRAFFIC, "start": at(-2)}}]))[1]
+    assert re.findall(r'class="tick"[^>]*>([+-]\d+) s<', ahead)[:2] == ["-2", "+0"]
+    # a load that starts after the first event: no negative tick
+    assert re.findall(r'class="tick"[^>]*>([+-]\d+) s<', broken)[0] == "+0"
+    assert "req/s" not in worker and "Requests while it ran" not in page.split('id="rollout-3"')[1]
+    # the totals in the section, and the legend
+    assert (
+        "Requests while it ran: 12 sent, 10 served, "
+        '<span class="failed">2 failed</span> (connection_refused 2); answered by '
+    ) in page
+    assert "requests served by v1" in page and "failed requests" in page
+
+
+def test_traffic_totals_are_counted_when_missing_and_start_with_the_rollout():
+    page = render(
+        [{"title": "web", "timeline": ROLLING, "traffic": {"timeline": [[0, "ok", "v1"], [0.5, "fail", ""]]}}]
+    )
+    assert '2 sent, 1 served, <span class="failed">1 failed</span>; answered by ' in page
+    detail = svgs(page)[1]
+    assert re.findall(r'class="tick"[^>]*>([+-]\d+) s<', detail)[0] == "+0"
+    quiet = render(
+        [{"title": "web", "timeline": [], "traffic": {"start": at(0), "timeline": [[0.2, "ok", "v1"]]}}]
+    )
+    assert '<span class="none-failed">0 failed</span>' in quiet and "req/s" in quiet
+    assert "requests served by v1" in quiet
+    assert "failed requests" not in render([{"title": "web", "timeline": ROLLING}])
+
+
+@pytest.mark.parametrize(
+    ("traffic", "message"),
+    [
+        ([[0, "ok", "v1"]], "the traffic of rollout 0 must be a dictionary with a timeline"),
+        ({"sent": 1}, "the traffic of rollout 0 must be a dictionary with a timeline"),
+        (
+            {"timeline": [[0, "maybe", "v1"]]},
+            r"each traffic point of rollout 0 must be \[seconds, 'ok' or 'fail', version\]",
+        ),
+        ({"timeline": [["0", "ok", "v1"]]}, "each traffic point of rollout 0"),
+        ({"timeline": [], "start": "soon"}, "an event's time must be an ISO 8601 string"),
+    ],
+)
+def test_bad_traffic_is_named(traffic, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        timeline_html([{"title": "web", "timeline": ROLLING, "traffic": traffic}])
