@@ -236,7 +236,7 @@ def _traffic(value: Any, index: int) -> Optional[JSONDict]:
         points.append((float(point[0]), point[1] == "ok", str(point[2] if len(point) > 2 else "") or ""))
     points.sort(key=lambda p: p[0])
     by_version: Dict[str, int] = {}
-    for _, _, version in points:
+    for _second, _outcome, version in points:
         if version:
             by_version[version] = by_version.get(version, 0) + 1
     served = sum(1 for p in points if p[1])
@@ -386,7 +386,7 @@ def version_colours(rows: Sequence[JSONDict]) -> Dict[str, str]:
     """A colour for each version that answered, in order of first appearance on the page."""
     colours: Dict[str, str] = {}
     for row in rows:
-        for _, _, version in (row["traffic"] or {}).get("points", []):
+        for _second, _outcome, version in (row["traffic"] or {}).get("points", []):
             if version and version not in colours:
                 colours[version] = VERSION_COLOURS[len(colours) % len(VERSION_COLOURS)]
     return colours
@@ -401,7 +401,7 @@ def traffic_buckets(points: Sequence[Tuple[float, bool, str]]) -> List[Tuple[Dic
     if not points:
         return []
     buckets: List[Tuple[Dict[str, int], List[int]]] = [
-        ({}, [0]) for _ in range(int(max(p[0] for p in points)) + 1)
+        ({}, [0]) for _second in range(int(max(p[0] for p in points)) + 1)
     ]
     for seconds, ok, version in points:
         served, failed = buckets[max(int(seconds), 0)]

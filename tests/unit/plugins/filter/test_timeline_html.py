@@ -278,7 +278,7 @@ def test_the_traffic_lane_draws_requests_per_second_on_the_rollouts_axis():
     assert len(bars) == 11
     assert float(bars[0][1]) == 60  # the load's first second at the left edge, -1 s
     failed = [b for b in bars if b[0]]
-    assert [(float(x), float(h), c) for _, x, _, h, c in failed] == [
+    assert [(float(x), float(h), c) for _tag, x, _y, h, c in failed] == [
         (
             pytest.approx(60 + 4 * scale, abs=0.1),
             pytest.approx(TRAFFIC_HEIGHT * 2 / 3, abs=0.1),
@@ -290,7 +290,7 @@ def test_the_traffic_lane_draws_requests_per_second_on_the_rollouts_axis():
     assert "req/s" in rolling and ">3</text>" in rolling  # the busiest second, 3 requests
     # versions keep one colour on the whole page, in order of first appearance
     v1, v2 = VERSION_COLOURS[:2]
-    assert {c for _, _, _, _, c in bars if c != FAILED_COLOUR} == {v1, v2}
+    assert {c for _tag, _x, _y, _h, c in bars if c != FAILED_COLOUR} == {v1, v2}
     assert f'fill="{v1}"><title>+0..1 s of the load: 1 served by v1' in broken
     # a load that starts 2 s ahead: a negative tick
     ahead = svgs(render([{"title": "web", "timeline": ROLLING, "traffic": {**TRAFFIC, "start": at(-2)}}]))[1]
