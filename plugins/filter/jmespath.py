@@ -18,7 +18,7 @@ DOCUMENTATION = r"""
 name: jmespath
 short_description: Select data with a JMESPath expression
 version_added: 0.1.0
-author: openrollout.k8s contributors
+author: openrollout.k8s contributors (@openrollout)
 description:
   - Evaluates a JMESPath expression (U(https://jmespath.org/)) over a value and returns what it selects.
   - The same as C(community.general.json_query), without needing that collection. The roles of this

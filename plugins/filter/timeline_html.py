@@ -14,7 +14,7 @@ DOCUMENTATION = r"""
 name: timeline_html
 short_description: Render the timelines of rollouts as one self-contained HTML page with an SVG chart
 version_added: 0.1.0
-author: openrollout.k8s contributors
+author: openrollout.k8s contributors (@openrollout)
 description:
   - Takes the C(timeline) of registered results of M(openrollout.k8s.rollout),
     M(openrollout.k8s.rollout_undo), M(openrollout.k8s.rollout_control) or M(openrollout.k8s.lifecycle_hook),

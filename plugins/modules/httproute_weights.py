@@ -20,7 +20,7 @@ description:
     controller, which the module neither needs nor waits for.
   - When the cluster does not serve the Gateway API, the module says so.
 author:
-  - openrollout.k8s contributors (!UNKNOWN)
+  - openrollout.k8s contributors (@openrollout)
 extends_documentation_fragment:
   - openrollout.k8s.auth
 attributes:

@@ -31,7 +31,7 @@ description:
     the Jobs of the same Deployment and phase (any revision) are deleted. The last Job stays, so
     C(kubectl logs) can read it.
 author:
-  - openrollout.k8s contributors (!UNKNOWN)
+  - openrollout.k8s contributors (@openrollout)
 extends_documentation_fragment:
   - openrollout.k8s.auth
 attributes:

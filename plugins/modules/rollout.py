@@ -42,7 +42,7 @@ description:
   - Conflicting writes (HTTP 409) are retried from a fresh read. Every write is guarded by the
     resourceVersion it was computed from.
 author:
-  - openrollout.k8s contributors (!UNKNOWN)
+  - openrollout.k8s contributors (@openrollout)
 extends_documentation_fragment:
   - openrollout.k8s.auth
 attributes:

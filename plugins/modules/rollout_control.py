@@ -41,7 +41,7 @@ description:
   - Every write is guarded by the resourceVersion it was computed from, and a conflict is retried
     from a fresh read.
 author:
-  - openrollout.k8s contributors (!UNKNOWN)
+  - openrollout.k8s contributors (@openrollout)
 extends_documentation_fragment:
   - openrollout.k8s.auth
 attributes:

@@ -22,7 +22,7 @@ description:
     ControllerRevisions it controls.
   - The module only reads. It never changes anything and always returns RV(ignore:changed=false).
 author:
-  - openrollout.k8s contributors (!UNKNOWN)
+  - openrollout.k8s contributors (@openrollout)
 extends_documentation_fragment:
   - openrollout.k8s.auth
 attributes:
@@ -52,9 +52,10 @@ options:
     type: str
   namespace:
     description:
-      - The namespace of the workload.
+      - The namespace of the workload, V(default) when not given, as for every module of this collection.
+      - Unlike M(kubernetes.core.k8s_info), leaving it out does not list every namespace.
     type: str
-    required: true
+    default: default
   label_selectors:
     description:
       - Only workloads whose labels match all of these selectors, for example V(app=web) or
@@ -338,7 +339,7 @@ ARGUMENT_SPEC = argument_spec(
     {
         "kind": {"type": "str", "choices": list(KINDS), "default": DEPLOYMENT},
         "name": {"type": "str"},
-        "namespace": {"type": "str", "required": True},
+        "namespace": {"type": "str", "default": "default"},
         "label_selectors": {"type": "list", "elements": "str", "default": []},
         "revision": {"type": "int"},
     },

@@ -55,7 +55,7 @@ description:
     once the rollback is complete, from its own template, as when it was rolled out. A C(mid) hook
     is not run (the controller rolls the undo out alone), with a warning.
 author:
-  - openrollout.k8s contributors (!UNKNOWN)
+  - openrollout.k8s contributors (@openrollout)
 extends_documentation_fragment:
   - openrollout.k8s.auth
 attributes:

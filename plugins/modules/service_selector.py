@@ -20,7 +20,7 @@ description:
     selector of the live colour first, for example with M(kubernetes.core.k8s) or C(kubectl).
   - The C(openrollout.k8s.blue_green) role switches its Service with this module.
 author:
-  - openrollout.k8s contributors (!UNKNOWN)
+  - openrollout.k8s contributors (@openrollout)
 extends_documentation_fragment:
   - openrollout.k8s.auth
 attributes:

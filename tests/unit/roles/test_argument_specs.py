@@ -4,10 +4,13 @@
 
 Ansible validates a role's variables against its argument spec when the role starts; a default that
 differs from the spec's, or a variable missing from one of them, would make the documentation lie.
+So would a variable shown as optional that the role's preflight requires, and an author ansible-doc
+cannot name.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +42,24 @@ def test_argument_spec_mirrors_defaults(role: str) -> None:
             assert defaults[name] in ("", [], {}), f"{name}: a required option's default is empty"
         else:
             assert spec.get("default") == defaults[name], name
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_the_name_is_documented_as_required(role: str) -> None:
+    # `<role>_name` is what the preflight asserts first. It is `required: true`, or, where another
+    # variable can stand in for it (deploy_definition's metadata.name), its description says so.
+    spec = _load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]
+    option = spec["options"].get(f"{role}_name")
+    if option is None:
+        pytest.skip(f"{role} has no {role}_name")
+    description = option["description"]
+    description = " ".join(description) if isinstance(description, list) else description
+    assert option.get("required") or "B(Required)" in description, description
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_author_names_a_github_handle(role: str) -> None:
+    spec = _load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]
+    authors = spec["author"]
+    for author in [authors] if isinstance(authors, str) else authors:
+        assert re.match(r"^\w.*\(@[\w-]+\)$", author), author
