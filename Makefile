@@ -24,6 +24,7 @@ help:
 	@echo "make cluster-up|cluster-down|cluster-status|kubectl-path"
 	@echo "make test-unit|units|test-integration|lint|lint-docs|sanity"
 	@echo "make docs            the docs site in build/docs/html"
+	@echo "make release         the changelog fragments released under galaxy.yml's version (README.md)"
 	@echo "make bench           benchmarks vs kubectl and kubernetes.core (BENCH_RUNS=5): docs/performance.md"
 	@echo "make reliability     invariants, kill -9 and concurrency trials (RELIABILITY_TRIALS=15): docs/reliability.md"
 
@@ -67,6 +68,14 @@ lint: venv collection-link
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_HOME=$(CURDIR)/build/ansible-lint \
 	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build $(VENV)/bin/ansible-lint --nocolor $(ANSIBLE_LINT_PATHS)
 	$(VENV)/bin/antsibull-changelog lint
+	$(VENV)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+
+# A release (README.md, "Cutting a release"): antsibull-changelog folds every fragment of
+# changelogs/fragments/ into changelogs/changelog.yaml and CHANGELOG.rst under galaxy.yml's version, and
+# deletes them, committed or not: run it in a clean checkout. It finds the plugins with ansible-doc.
+.PHONY: release
+release: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/antsibull-changelog release
 
 # The modules', roles' and filter's documentation as antsibull-docs renders it: schema, markup
 # (O(), RV(), ...) and references, for every plugin. About 40 s (one ansible-doc per plugin type), so

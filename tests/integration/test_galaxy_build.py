@@ -2,7 +2,8 @@
 
 The tarball is built from the checkout (galaxy.yml's build_ignore keeps the tooling out), checked for
 what it holds and what it must never hold (the local cluster's kubeconfig, keys and tokens, the
-venv, build outputs), installed into a directory of its own, and used from there only:
+venv, build outputs, changelog fragments; the released changelog is in it), installed into a
+directory of its own, and used from there only:
 ANSIBLE_COLLECTIONS_PATH names just that directory and sys.path is not scanned, so the checkout's
 copy (build/ansible_collections) cannot be the one that runs. `openrollout.k8s.rollout` creates a
 Deployment and rolls out a new image on the local cluster, `rollout_info` reads it back, and the
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.version import Version
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -149,6 +151,29 @@ def test_tarball_is_sane(tarball: Path, cluster: Any) -> None:
     manifest = json.loads(contents["MANIFEST.json"])["collection_info"]
     assert (manifest["namespace"], manifest["name"]) == ("openrollout", "k8s")
     assert manifest["dependencies"] == {}
+
+
+def test_tarball_ships_the_released_changelog(tarball: Path) -> None:
+    # As collections ship their notes: `antsibull-changelog release` folds the fragments into
+    # changelogs/changelog.yaml and CHANGELOG.rst. Fragments left in the checkout are the next
+    # release's, and stay out of the tarball. No cluster needed.
+    with tarfile.open(tarball) as archive:
+        names = {m.name for m in archive.getmembers() if m.isfile()}
+        assert sorted({"CHANGELOG.rst", "changelogs/changelog.yaml"} - names) == []
+        changelog = yaml.safe_load(archive.extractfile("changelogs/changelog.yaml").read())  # type: ignore[union-attr]
+        notes = archive.extractfile("CHANGELOG.rst").read().decode()  # type: ignore[union-attr]
+        manifest = json.loads(archive.extractfile("MANIFEST.json").read())["collection_info"]  # type: ignore[union-attr]
+
+    assert sorted(n for n in names if n.startswith("changelogs/fragments/")) == []
+    released = sorted(changelog["releases"], key=Version)
+    assert released, "changelogs/changelog.yaml has a release"
+    # galaxy.yml has the version released last, or the next one being worked on.
+    assert Version(released[-1]) <= Version(manifest["version"])
+    for version in released:
+        assert f"\nv{version}\n" in notes, f"CHANGELOG.rst has no section for {version}"
+    first = changelog["releases"][released[0]]
+    assert first["changes"]["release_summary"]
+    assert first["modules"], "the first release lists its modules"
 
 
 def test_installed_copy_is_the_one_used(installed: Path) -> None:
