@@ -386,6 +386,7 @@ PODS = Resource("v1", "pods", "Pod")
 SERVICES = Resource("v1", "services", "Service")
 SERVICE_ACCOUNTS = Resource("v1", "serviceaccounts", "ServiceAccount")
 JOBS = Resource("batch/v1", "jobs", "Job")
+EVENTS = Resource("v1", "events", "Event")
 ROLES = Resource("rbac.authorization.k8s.io/v1", "roles", "Role")
 ROLE_BINDINGS = Resource("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding")
 # Gateway API (a CRD, served only where it is installed): the canary's traffic weights.
@@ -425,13 +426,15 @@ class Source:
 
     ``keep`` is applied to each object as it arrives and the wait keeps only what it returns
     (the whole object by default): a big rollout holds thousands of pods, and most of each pod is
-    of no use to the wait.
+    of no use to the wait. ``optional``: a 403 leaves it empty instead of ending the wait.
     """
 
     resource: Resource
     namespace: str
     selectors: Mapping[str, Any]
     keep: Callable[[JSONDict], JSONDict] = _whole
+    # A source the wait can do without: refused (403), it stays empty and the wait goes on.
+    optional: bool = False
 
 
 class KubeClient:
@@ -761,6 +764,9 @@ class KubeClient:
                 failures = 0
             except ApiException as exc:
                 if stop.is_set():
+                    return
+                if exc.status == 403 and source.optional:
+                    events.put((name, []))
                     return
                 if exc.status != 410 and not _retryable_status(exc.status):
                     message = api_error_message(

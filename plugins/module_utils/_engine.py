@@ -69,6 +69,7 @@ from ._rollout import (
     apply_body,
     blank_image_refusal,
     canary_first,
+    capacity_gap,
     compare,
     deployment_strategy,
     desired_replicas,
@@ -274,6 +275,8 @@ class RolloutEngine:
 
         written = self.client.retry_on_conflict(attempt, "apply")
         self.wrote = True
+        if self.before is None:  # the pre hook ran before its owner existed: it has one now
+            self.hook_runner.own_pre_hooks(self.hooks, written, self.warnings)
         if self.change.template:
             self.owning = self.template_written = True
             if self.strategy.type != STRATEGY_CUSTOM:  # a deployer may change the template itself
@@ -463,6 +466,8 @@ class RolloutEngine:
         self._check_hooks(strategy, desired)
         if self.change.template:
             self.warnings.extend(serving_gaps(strategy, desired["spec"]["template"]))
+            if live is not None:
+                self.warnings.extend(capacity_gap(strategy, replicas, old_replicas))
         if request.stop_before == "mid" and strategy.type != STRATEGY_RECREATE:
             raise RolloutError(
                 "stop_before: mid needs the Recreate strategy (a Rolling update has no moment without pods)",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ._client import JOBS, PODS, ClientError, KubeClient, Source, WaitTimeout
+from ._client import JOBS, MERGE_PATCH, PODS, ClientError, KubeClient, Source, WaitTimeout
 from ._hooks import (
     LABEL_DEPLOYMENT,
     LABEL_PHASE,
@@ -19,14 +19,15 @@ from ._hooks import (
     hook_job_kind,
     job_outcome,
     log_tail,
+    owner_reference,
     same_hook_job,
     with_spec_digest,
 )
 from ._revisions import owned_by
 from ._rollout import Failure
-from ._status import pod_problems, summarize_problems, unrecoverable
+from ._status import mount_problems, pod_problems, summarize_problems, unrecoverable
 from ._strategy import Hook
-from ._waiter import StepFailed, Timeline
+from ._waiter import StepFailed, Timeline, mount_events
 
 JSONDict = Dict[str, Any]
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -157,6 +158,7 @@ class HookRunner:
         sources = {
             "job": Source(JOBS, namespace, {"field_selector": f"metadata.name={name}"}),
             "pods": Source(PODS, namespace, {"label_selector": f"{JOB_NAME_LABEL}={name}"}),
+            "events": mount_events(namespace),
         }
 
         def check(state: Dict[str, List[JSONDict]], _now: float) -> Optional[JobOutcome]:
@@ -165,7 +167,7 @@ class HookRunner:
             outcome = job_outcome(current[0] if current else None, pods)
             if outcome.done:
                 return outcome
-            broken = unrecoverable(pod_problems(pods))
+            broken = unrecoverable(pod_problems(pods) + mount_problems(state["events"], pods))
             if broken:
                 return JobOutcome(
                     True, False, None, broken[0].reason, summarize_problems(broken), outcome.pod
@@ -184,7 +186,12 @@ class HookRunner:
             return JobOutcome(
                 True, False, None, "WaitTimeout", f"the rollout's time ran out after {timeout:g}s", None
             )
-        if not outcome.succeeded and outcome.reason in ("ImagePullBackOff", "ErrImagePull", "Unschedulable"):
+        if not outcome.succeeded and outcome.reason in (
+            "ImagePullBackOff",
+            "ErrImagePull",
+            "Unschedulable",
+            "FailedMount",
+        ):
             self.delete(name, namespace)  # never leave a hook pod running
         return outcome
 
@@ -233,6 +240,35 @@ class HookRunner:
             )
         if self._get(job["metadata"]["name"], namespace) is not None:
             self.delete(job["metadata"]["name"], namespace)
+
+    def own_pre_hooks(self, records: List[JSONDict], workload: JSONDict, warnings: List[str]) -> None:
+        """Give the pre hook's Job the owner it could not have when it ran: the workload, created
+        by its first rollout after that hook. When that fails, a warning says why: the Job then
+        stays until the phase runs again (before-hook-creation deletes it).
+        """
+        namespace = workload["metadata"]["namespace"]
+        reference = owner_reference(workload)
+        for record in (r for r in records if r["phase"] == "pre"):
+            name = record["job"]
+
+            def attempt(name: str = name) -> None:
+                job = self._get(name, namespace)
+                if job is None or job["metadata"].get("ownerReferences"):
+                    return  # gone, or owned already
+                patch = {
+                    "metadata": {
+                        "resourceVersion": job["metadata"]["resourceVersion"],
+                        "ownerReferences": [reference],
+                    }
+                }
+                self.client.patch(
+                    f"giving hook Job {namespace}/{name} its owner", JOBS, namespace, name, patch, MERGE_PATCH
+                )
+
+            try:
+                self.client.retry_on_conflict(attempt, f"owning hook Job {namespace}/{name}")
+            except ClientError as exc:
+                warnings.append(f"{exc}; the Job stays until the pre hook runs again")
 
     def delete(self, name: str, namespace: str, wait: bool = True) -> None:
         """Delete a hook Job (its pods in the background); with ``wait``, until its name is free."""

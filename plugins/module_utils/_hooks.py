@@ -129,6 +129,17 @@ def hook_labels(name: str, revision: int, phase: str, kind: str = DEPLOYMENT_KIN
     return labels
 
 
+def owner_reference(workload: dict[str, Any]) -> dict[str, Any]:
+    """The ownerReference that makes a hook Job go with its workload (garbage collection)."""
+    metadata = _dict(workload.get("metadata"))
+    return {
+        "apiVersion": "apps/v1",
+        "kind": str(workload.get("kind") or DEPLOYMENT_KIND),
+        "name": str(metadata.get("name")),
+        "uid": str(metadata.get("uid")),
+    }
+
+
 def hook_job_kind(job: dict[str, Any]) -> str:
     """The kind of workload a hook Job is for: its openrollout.k8s/kind label, else its owner's
     kind (a StatefulSet's Job made before the label existed), else Deployment."""
@@ -231,9 +242,7 @@ def hook_job(
     if strategy.annotations:
         job_metadata["annotations"] = dict(strategy.annotations)
     if metadata.get("uid"):
-        job_metadata["ownerReferences"] = [
-            {"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": metadata["uid"]}
-        ]
+        job_metadata["ownerReferences"] = [owner_reference(workload)]
     pod_metadata: dict[str, Any] = {"labels": dict(labels)}
     if strategy.annotations:
         pod_metadata["annotations"] = dict(strategy.annotations)
@@ -343,9 +352,7 @@ def custom_job(
     if strategy.annotations:
         job_metadata["annotations"] = dict(strategy.annotations)
     if metadata.get("uid"):
-        job_metadata["ownerReferences"] = [
-            {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": metadata["uid"]}
-        ]
+        job_metadata["ownerReferences"] = [owner_reference(deployment)]
     pod_metadata: dict[str, Any] = {"labels": dict(labels)}
     if strategy.annotations:
         pod_metadata["annotations"] = dict(strategy.annotations)

@@ -20,6 +20,7 @@ from ._status import (
     PodProblem,
     ProgressTracker,
     deployment_status,
+    mount_problems,
     pod_problems,
     progress_snapshot,
     replica_set_problems,
@@ -604,6 +605,26 @@ def canary_first(strategy: Strategy, replicas: int, old_available: int) -> bool:
     return surge > 0 and unavailable > 0
 
 
+def capacity_gap(strategy: Strategy, replicas: int, old_replicas: int) -> list[str]:
+    """The warning for a Rolling update that may take every old pod away before a new one serves.
+
+    maxSurge 0 with maxUnavailable resolving to all the replicas (100%, say) is legal, and
+    canary-first cannot help without room to surge: on a revision that fails, the app has no pod
+    until the rollback is complete. Recreate says so by its name; this says it for Rolling.
+    """
+    if strategy.type != STRATEGY_ROLLING or replicas == 0 or old_replicas == 0:
+        return []
+    surge, unavailable = resolve_fenceposts(strategy.max_surge, strategy.max_unavailable, replicas)
+    if surge > 0 or unavailable < replicas:
+        return []
+    return [
+        f"maxUnavailable {strategy.max_unavailable} with maxSurge {strategy.max_surge} lets all "
+        f"{old_replicas} old pods go before any new pod is available: if the new revision fails, no pod "
+        "serves until the rollback is complete; give maxSurge 1 or more for a canary-first rollout, or a "
+        "lower maxUnavailable"
+    ]
+
+
 def plan_steps(strategy: Strategy, change: Change, replicas: int, old_replicas: int) -> list[dict[str, int]]:
     """The (new, old) replica counts the rollout goes through, as [{"new": n, "old": o}, ...].
 
@@ -726,13 +747,15 @@ def assess(
     tracker: ProgressTracker,
     now: float,
     target: int = 1,
+    events: list[dict[str, Any]] | None = None,
 ) -> Assessment:
     """Is the wait for ``goal`` over? Records progress on ``tracker``.
 
     Fails fast on the controller's ProgressDeadlineExceeded, on the new ReplicaSet's
     ReplicaFailure (FailedCreate, QuotaExceeded: pods it cannot create, with the API's reason),
     and on pod reasons that do not clear by waiting (CrashLoopBackOff, ImagePullBackOff,
-    CreateContainerConfigError, Unschedulable ...) among the new revision's pods; fails with
+    CreateContainerConfigError, Unschedulable ...) among the new revision's pods, a missing
+    Secret or ConfigMap volume included (the kubelet's FailedMount ``events``); fails with
     reason Timeout when nothing moved for the tracker's timeout (OpenShift's timeoutSeconds),
     naming what is stuck.
     """
@@ -773,7 +796,7 @@ def assess(
         return Assessment(
             False, Failure(not_created[0].reason, summarize_problems(not_created)), status.message
         )
-    broken = unrecoverable(pod_problems(new_pods))
+    broken = unrecoverable(pod_problems(new_pods) + mount_problems(events or [], new_pods))
     if broken:
         return Assessment(False, Failure(broken[0].reason, summarize_problems(broken)), status.message)
 

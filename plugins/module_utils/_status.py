@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ UNRECOVERABLE_REASONS = frozenset(
         "RunContainerError",
         "Unschedulable",
         "ErrImageNeverPull",
+        "FailedMount",
     }
 )
 
@@ -229,6 +231,45 @@ def pod_problems(pods: list[dict[str, Any]]) -> list[PodProblem]:
     return problems
 
 
+# The kubelet's FailedMount for a volume whose Secret or ConfigMap does not exist (a missing key of
+# one is "configmap references non-existent config key"): the pod stays ContainerCreating with no
+# word in its status, and the kubelet retries until the object appears. Other mount failures (a
+# slow network volume, an attach in progress) may clear by waiting: they are not problems here.
+#   MountVolume.SetUp failed for volume "config" : configmap "web-config" not found
+_MISSING_SOURCE = re.compile(
+    r'(?:(?:secret|configmap) "[^"]+" not found|configmap references non-existent config key'
+    r"|references non-existent secret key)"
+)
+
+
+def mount_problems(events: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[PodProblem]:
+    """The ``pods`` that wait for a volume whose Secret or ConfigMap is missing, from the kubelet's
+    FailedMount Events (core/v1), with its message: reason "FailedMount", in pod order.
+
+    An Event counts only for a pod of ``pods`` that is not being deleted and has no ready
+    container (its uid: a pod of the same name from another revision does not count).
+    """
+    by_uid: dict[str, str] = {}
+    for event in events:
+        if not isinstance(event, dict) or event.get("reason") != "FailedMount":
+            continue
+        message = str(event.get("message") or "")
+        uid = _dict(event.get("involvedObject")).get("uid")
+        if uid and _MISSING_SOURCE.search(message):
+            by_uid[str(uid)] = message
+    problems: list[PodProblem] = []
+    for pod in pods:
+        metadata = _dict(pod.get("metadata")) if isinstance(pod, dict) else {}
+        found = by_uid.get(str(metadata.get("uid") or ""))
+        if found is None or metadata.get("deletionTimestamp"):
+            continue
+        statuses = _list(_dict(pod.get("status")).get("containerStatuses"))
+        if any(_dict(c).get("ready") for c in statuses):
+            continue
+        problems.append(PodProblem(str(metadata.get("name") or ""), "FailedMount", found, None))
+    return problems
+
+
 def replica_set_problems(rs: dict[str, Any]) -> list[PodProblem]:
     """A ReplicaSet that cannot create pods (condition ReplicaFailure), as problems with pod "".
 
@@ -368,6 +409,7 @@ __all__ = [
     "ProgressTracker",
     "RolloutStatus",
     "deployment_status",
+    "mount_problems",
     "pod_problems",
     "progress_snapshot",
     "replica_set_problems",

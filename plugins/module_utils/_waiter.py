@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional
 from ._client import (
     CONTROLLER_REVISIONS,
     DEPLOYMENTS,
+    EVENTS,
     PODS,
     REPLICA_SETS,
     RESOURCES_BY_KIND,
@@ -31,7 +32,7 @@ from ._rollout import (
     replica_counts,
     selector_string,
 )
-from ._status import ProgressTracker, pod_problems, summarize_problems, unrecoverable
+from ._status import ProgressTracker, mount_problems, pod_problems, summarize_problems, unrecoverable
 from ._workloads import DAEMON_SET, STATEFUL_SET, newest_revision_pods, pod_ready, rollout_status
 from ._workloads import replica_counts as workload_counts
 
@@ -118,6 +119,7 @@ class DeploymentWaiter(_Waiter):
             ),
             "replica_sets": Source(REPLICA_SETS, self.namespace, selectors),
             "pods": Source(PODS, self.namespace, selectors, keep=pod_for_wait),
+            "events": mount_events(self.namespace),
         }
         tracker = ProgressTracker(timeout_seconds, self.client.clock())
 
@@ -128,7 +130,9 @@ class DeploymentWaiter(_Waiter):
                 failure = self.guard(deployment) if self.guard is not None else None
                 if failure is not None:
                     return Assessment(False, failure, "")
-            assessment = assess(goal, deployment, state["replica_sets"], state["pods"], tracker, now, target)
+            assessment = assess(
+                goal, deployment, state["replica_sets"], state["pods"], tracker, now, target, state["events"]
+            )
             return assessment if assessment.done or assessment.failure else None
 
         timeout: float = UNBOUNDED_WAIT_SECONDS
@@ -182,6 +186,7 @@ class WorkloadWaiter(_Waiter):
             "workload": Source(resource, self.namespace, {"field_selector": f"metadata.name={self.name}"}),
             "revisions": Source(CONTROLLER_REVISIONS, self.namespace, selectors),
             "pods": Source(PODS, self.namespace, selectors, keep=pod_for_wait),
+            "events": mount_events(self.namespace),
         }
         tracker = ProgressTracker(timeout_seconds, self.client.clock())
         last_counts: List[Optional[JSONDict]] = [None]
@@ -205,7 +210,7 @@ class WorkloadWaiter(_Waiter):
             if status.done and goal == GOAL_COMPLETE:
                 return Assessment(True, None, status.message)
             pods = newest_revision_pods(self.kind, workload, state["revisions"], state["pods"])
-            problems = pod_problems(pods)
+            problems = pod_problems(pods) + mount_problems(state["events"], pods)
             broken = unrecoverable(problems)
             if broken:
                 return Assessment(
@@ -267,6 +272,32 @@ def pod_for_wait(pod: JSONDict) -> JSONDict:
     return {"metadata": metadata, "status": pod.get("status") or {}}
 
 
+def mount_events(namespace: str) -> Source:
+    """The kubelet's FailedMount Events of the namespace's pods, for _status.mount_problems.
+
+    Optional: without list/watch on events the wait goes on, and a pod waiting for a missing
+    Secret or ConfigMap volume is found by timeoutSeconds instead of at once.
+    """
+    return Source(
+        EVENTS,
+        namespace,
+        {"field_selector": "involvedObject.kind=Pod,reason=FailedMount"},
+        keep=event_for_wait,
+        optional=True,
+    )
+
+
+def event_for_wait(event: JSONDict) -> JSONDict:
+    """What mount_problems reads of an Event: its reason, message and pod's uid."""
+    involved = event.get("involvedObject") or {}
+    return {
+        "metadata": {"name": (event.get("metadata") or {}).get("name")},
+        "reason": event.get("reason"),
+        "message": event.get("message"),
+        "involvedObject": {"uid": involved.get("uid"), "name": involved.get("name")},
+    }
+
+
 def _pod_state(pod: JSONDict) -> tuple[str, str, bool]:
     """A pod's name, phase and readiness: a change in any is progress."""
     phase = (pod.get("status") or {}).get("phase")
@@ -280,6 +311,8 @@ __all__ = [
     "StepFailed",
     "Timeline",
     "WorkloadWaiter",
+    "event_for_wait",
+    "mount_events",
     "observed",
     "pod_for_wait",
 ]

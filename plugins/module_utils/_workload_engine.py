@@ -142,7 +142,10 @@ class WorkloadRolloutEngine:
             # the pre hook, say): a server-side apply has no resourceVersion to guard it, so it
             # would take the other writer's change over.
             raise StepFailed(claim_refused(live, self.what))
-        return self._write(live, False)
+        written = self._write(live, False)
+        if live is None:  # the pre hook ran before its owner existed: it has one now
+            self.hook_runner.own_pre_hooks(self.hooks, written, self.warnings)
+        return written
 
     def _superseded(self, workload: JSONDict) -> Optional[Failure]:
         """The failure when another writer replaced the template this run wrote; else None."""

@@ -23,7 +23,8 @@ description:
   - Waits use watches on the Deployment, its ReplicaSets and its pods, never polling loops.
     A rollout fails at once on C(ProgressDeadlineExceeded) or on a pod reason that waiting does
     not cure (C(CrashLoopBackOff), C(ImagePullBackOff), C(ErrImagePull), C(Unschedulable),
-    C(CreateContainerConfigError) with the missing Secret or ConfigMap named ...). It fails at once
+    C(CreateContainerConfigError) with the missing Secret or ConfigMap named, C(FailedMount) for a
+    volume whose Secret or ConfigMap does not exist ...). It fails at once
     too when the ReplicaSet controller cannot create the new pods (C(FailedCreate), C(QuotaExceeded),
     for an invalid pod spec, a quota, an admission refusal, a missing ServiceAccount), with the API's
     message. It also fails when nothing moves for the strategy's C(timeoutSeconds), as in OpenShift.

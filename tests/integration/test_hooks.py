@@ -29,7 +29,7 @@ def jobs(batch_v1: client.BatchV1Api, namespace: str) -> dict[str, client.V1Job]
     return {j.metadata.name: j for j in batch_v1.list_namespaced_job(namespace).items}
 
 
-def test_rolling_pre_and_post_hooks_run_once_in_order(run_task, namespace, batch_v1, core_v1):
+def test_rolling_pre_and_post_hooks_run_once_in_order(run_task, namespace, apps_v1, batch_v1, core_v1):
     strategy = {
         "type": "Rolling",
         "rollingParams": {
@@ -44,6 +44,17 @@ def test_rolling_pre_and_post_hooks_run_once_in_order(run_task, namespace, batch
     assert [h["phase"] for h in first["hooks"]] == ["pre", "post"]
     assert events(first)[:3] == ["hook_started", "hook_finished", "applied"]
     assert events(first)[-3:] == ["complete", "hook_started", "hook_finished"]
+    # The pre hook ran before the Deployment existed; it is the Deployment's once it does, so it
+    # goes with it (garbage collection) instead of staying until the next rollout.
+    created = apps_v1.read_namespaced_deployment("web", namespace)
+    owners = {
+        n: [(r.kind, r.uid) for r in j.metadata.owner_references or []]
+        for n, j in jobs(batch_v1, namespace).items()
+    }
+    assert owners == {
+        n: [("Deployment", created.metadata.uid)] for n in ("web-1-hook-pre", "web-1-hook-post")
+    }
+    assert not [w for w in first.get("warnings", []) if "hook Job" in w]
 
     args = {"definition": deployment(namespace, "registry.example/web:v2"), "strategy": strategy}
     check = run_task("rollout", args, check=True)

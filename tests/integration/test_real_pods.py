@@ -202,6 +202,23 @@ BROKEN = [
         "Unschedulable",
         id="too-big",
     ),
+    # The kubelet keeps such a pod ContainerCreating, saying why only in FailedMount Events.
+    pytest.param(
+        {
+            "container": app_container("v2", volumeMounts=[{"name": "config", "mountPath": "/config"}]),
+            "pod_spec": {"volumes": [{"name": "config", "configMap": {"name": "web-config"}}]},
+        },
+        "FailedMount",
+        id="configmap-volume-missing",
+    ),
+    pytest.param(
+        {
+            "container": app_container("v2", volumeMounts=[{"name": "tls", "mountPath": "/tls"}]),
+            "pod_spec": {"volumes": [{"name": "tls", "secret": {"secretName": "web-tls"}}]},
+        },
+        "FailedMount",
+        id="secret-volume-missing",
+    ),
 ]
 
 
@@ -226,6 +243,10 @@ def test_a_real_failure_fails_fast_and_v1_keeps_serving(
     assert result["failed"], result
     reasons = (reason,) if isinstance(reason, str) else reason
     assert result["failure"]["reason"] in reasons, result["msg"]
+    if reasons == ("FailedMount",):  # the missing object is named
+        assert ('configmap "web-config" not found' in result["msg"]) or (
+            'secret "web-tls" not found' in result["msg"]
+        ), result["msg"]
     assert result["rolled_back"], result["msg"]
     assert (at(result, "failed") - at(result, "applied")) < datetime.timedelta(seconds=120), result[
         "timeline"

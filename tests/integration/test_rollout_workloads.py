@@ -234,11 +234,11 @@ def test_a_deployment_and_a_statefulset_of_one_name_keep_their_hook_jobs(run_tas
     ]
     first = jobs()
     # The Deployment's Jobs keep their names (and were neither reused nor deleted by the
-    # StatefulSet's). A pre hook on creation runs before its workload exists: no owner.
+    # StatefulSet's). A pre hook on creation runs before its workload exists: owned once it does.
     assert {name: job[:2] for name, job in first.items()} == {
-        "db-1-hook-pre": (None, None),
+        "db-1-hook-pre": ("Deployment", None),
         "db-1-hook-post": ("Deployment", None),
-        "db-1-sts-hook-pre": (None, "StatefulSet"),
+        "db-1-sts-hook-pre": ("StatefulSet", "StatefulSet"),
         "db-1-sts-hook-post": ("StatefulSet", "StatefulSet"),
     }
 

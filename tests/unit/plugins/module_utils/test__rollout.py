@@ -33,6 +33,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
     blank_images,
     build_request,
     canary_first,
+    capacity_gap,
     compare,
     deployment_strategy,
     desired_replicas,
@@ -895,6 +896,34 @@ def test_change_any(change, expected):
 )
 def test_canary_first(strategy, replicas, old_available, expected):
     assert canary_first(strategy, replicas, old_available) is expected
+
+
+@pytest.mark.parametrize(
+    ("strategy", "replicas", "old_replicas", "warned"),
+    [
+        # No surge, and every pod may go: a failing revision leaves none serving.
+        (rolling(0, "100%"), 4, 4, True),
+        (rolling("0%", 4), 4, 4, True),
+        (rolling(0, 5), 4, 3, True),
+        # One old pod stays until a new one is available.
+        (rolling(0, "75%"), 4, 4, False),
+        # Room to surge: canary-first proves a new pod before the old ones go.
+        (rolling(1, "100%"), 4, 4, False),
+        (ROLLING, 4, 4, False),
+        # Nothing serving to lose, or nothing to roll out to.
+        (rolling(0, "100%"), 4, 0, False),
+        (rolling(0, "100%"), 0, 4, False),
+        (RECREATE, 4, 4, False),
+    ],
+)
+def test_capacity_gap(strategy, replicas, old_replicas, warned):
+    warnings = capacity_gap(strategy, replicas, old_replicas)
+    assert bool(warnings) is warned
+    if warned:
+        assert warnings[0].startswith(
+            f"maxUnavailable {strategy.max_unavailable} with maxSurge {strategy.max_surge}"
+        )
+        assert f"lets all {old_replicas} old pods go before any new pod is available" in warnings[0]
 
 
 TEMPLATE_CHANGE = Change(False, True, False, True, False, False)

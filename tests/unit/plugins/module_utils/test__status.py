@@ -10,6 +10,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._status import (
     ProgressTracker,
     RolloutStatus,
     deployment_status,
+    mount_problems,
     pod_problems,
     progress_snapshot,
     replica_set_problems,
@@ -368,6 +369,7 @@ def test_unrecoverable_reasons():
         "RunContainerError",
         "Unschedulable",
         "ErrImageNeverPull",
+        "FailedMount",
     } == UNRECOVERABLE_REASONS
     problems = [
         PodProblem("a", "CrashLoopBackOff", "", "app"),
@@ -495,3 +497,66 @@ def test_progress_tracker_reset_and_bad_timeout():
     assert tracker.observe((1,), 105) is False  # same snapshot as before the reset
     with pytest.raises(ValueError, match="timeout_seconds"):
         ProgressTracker(-1, now=0)
+
+
+MISSING_CONFIGMAP = 'MountVolume.SetUp failed for volume "config" : configmap "web-config" not found'
+MISSING_SECRET = 'MountVolume.SetUp failed for volume "tls" : secret "web-tls" not found'
+MISSING_KEY = (
+    'MountVolume.SetUp failed for volume "config" : configmap references non-existent config key: app.yaml'
+)
+
+
+def mount_event(uid, message, reason="FailedMount"):
+    return {"reason": reason, "message": message, "involvedObject": {"uid": uid, "name": "ignored"}}
+
+
+def with_uid(obj, uid, ready=False):
+    obj["metadata"]["uid"] = uid
+    obj["status"]["containerStatuses"] = [{"name": "app", "ready": ready}]
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("events", "pods", "expected"),
+    [
+        # A missing ConfigMap, Secret or key: the pod waits for ever, said with the kubelet's words.
+        (
+            [mount_event("u1", MISSING_CONFIGMAP), mount_event("u2", MISSING_SECRET)],
+            [with_uid(pod("web-a"), "u1"), with_uid(pod("web-b"), "u2")],
+            [
+                PodProblem("web-a", "FailedMount", MISSING_CONFIGMAP, None),
+                PodProblem("web-b", "FailedMount", MISSING_SECRET, None),
+            ],
+        ),
+        (
+            [mount_event("u1", MISSING_KEY)],
+            [with_uid(pod("web-a"), "u1")],
+            [PodProblem("web-a", "FailedMount", MISSING_KEY, None)],
+        ),
+        # A mount that may still succeed by waiting (a network volume, an attach in progress).
+        (
+            [mount_event("u1", 'MountVolume.SetUp failed for volume "data" : mount failed: exit status 32')],
+            [with_uid(pod("web-a"), "u1")],
+            [],
+        ),
+        # Another pod's Event (an older pod of the same name), another reason, a ready pod, a pod going away.
+        ([mount_event("u0", MISSING_CONFIGMAP)], [with_uid(pod("web-a"), "u1")], []),
+        (
+            [mount_event("u1", MISSING_CONFIGMAP, reason="FailedScheduling")],
+            [with_uid(pod("web-a"), "u1")],
+            [],
+        ),
+        ([mount_event("u1", MISSING_CONFIGMAP)], [with_uid(pod("web-a"), "u1", ready=True)], []),
+        ([mount_event("u1", MISSING_CONFIGMAP)], [with_uid(pod("web-a", deleting=True), "u1")], []),
+        ([], [with_uid(pod("web-a"), "u1")], []),
+    ],
+)
+def test_mount_problems(events, pods, expected):
+    assert mount_problems(events, pods) == expected
+
+
+def test_a_missing_volume_source_is_summarized_with_its_name():
+    problems = unrecoverable(
+        mount_problems([mount_event("u1", MISSING_SECRET)], [with_uid(pod("web-a"), "u1")])
+    )
+    assert summarize_problems(problems) == f"FailedMount: web-a ({MISSING_SECRET})"
