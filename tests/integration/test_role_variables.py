@@ -1,0 +1,264 @@
+"""The roles' preflight over their variables (issue 16, item 9), through ansible-playbook.
+
+A variable visible to a role whose name starts with the role's prefix (`deploy_`, `rollback_`,
+`canary_`, `blue_green_`, `waves_`) must be one of its options (meta/argument_specs.yml) or one it
+sets itself (`deploy_result`, `deploy_hook_phase` ...): otherwise the preflight fails, naming each
+unknown one and the closest option. An app of the waves role is checked the same way, against the
+deploy role's variables without their prefix.
+
+The table runs as one playbook, with `--tags <role>_preflight` for every role: each row includes a
+role (the include is tagged `always`, its tasks keep their own tags), so only Ansible's argument
+validation and the preflight run, and no cluster is needed. Each row's message (or `passed`) is
+kept by a rescue. On the local cluster, a role nested in another (waves includes deploy, whose
+`deploy_result` of the first app is visible to the second) passes its own preflight.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+from _ansible import ANSIBLE_PLAYBOOK, _environment
+from test_canary_gateway import run_role
+from test_rollout import assert_ok, deployment
+
+PASSED = "passed"
+ROLES = ("deploy", "rollback", "canary", "blue_green", "waves")
+
+
+def see_also(role: str) -> str:
+    return f"The role's variables: ansible-doc -t role openrollout.k8s.{role}."
+
+
+def not_a_variable(role: str, name: str, close: str = "") -> str:
+    return f"{name} is not a variable of openrollout.k8s.{role}" + (
+        f"; did you mean {close}?" if close else "."
+    )
+
+
+APP_KEYS = (
+    "An app takes name, after and the openrollout.k8s.deploy role's variables without their deploy_ prefix."
+)
+MID = "mid.yml"  # a hook task file, written next to the playbook
+IMAGES = {"app": "registry.example/web:v2"}
+APP = {"name": "web", "images": IMAGES}
+
+# (id, role, variables, the row's message or PASSED)
+ROWS: list[tuple[str, str, dict[str, Any], str]] = [
+    (
+        "deploy-misspelled",
+        "deploy",
+        {"deploy_name": "web", "deploy_stratgy": {"type": "Recreate"}, "deploy_image": IMAGES},
+        " ".join(
+            [
+                not_a_variable("deploy", "deploy_image", "deploy_images"),
+                not_a_variable("deploy", "deploy_stratgy", "deploy_strategy"),
+                see_also("deploy"),
+            ]
+        ),
+    ),
+    (
+        "deploy-nothing-close",
+        "deploy",
+        {"deploy_name": "web", "deploy_colour": "blue"},
+        f"{not_a_variable('deploy', 'deploy_colour')} {see_also('deploy')}",
+    ),
+    (
+        # What the role sets itself is visible to a second run of it, or to a role nested in a hook
+        # task file.
+        "deploy-own-variables",
+        "deploy",
+        {
+            "deploy_name": "web",
+            "deploy_result": {"name": "web"},
+            "deploy_hook_phase": "pre",
+            "deploy_hook_attempt": 1,
+        },
+        PASSED,
+    ),
+    (
+        "rollback-misspelled",
+        "rollback",
+        {"rollback_name": "web", "rollback_to_revison": 2},
+        f"{not_a_variable('rollback', 'rollback_to_revison', 'rollback_to_revision')} {see_also('rollback')}",
+    ),
+    (
+        "rollback-own-variables",
+        "rollback",
+        {"rollback_name": "web", "rollback_result": {}},
+        PASSED,
+    ),
+    (
+        "canary-misspelled",
+        "canary",
+        {"canary_name": "web", "canary_images": IMAGES, "canary_step": [10, 100]},
+        f"{not_a_variable('canary', 'canary_step', 'canary_steps')} {see_also('canary')}",
+    ),
+    (
+        "canary-own-variables",
+        "canary",
+        {"canary_name": "web", "canary_images": IMAGES, "canary_result": {}},
+        PASSED,
+    ),
+    (
+        "blue_green-misspelled",
+        "blue_green",
+        {"blue_green_name": "web", "blue_green_images": IMAGES, "blue_green_colour_label": "colour"},
+        " ".join(
+            [
+                not_a_variable("blue_green", "blue_green_colour_label", "blue_green_color_label"),
+                see_also("blue_green"),
+            ]
+        ),
+    ),
+    (
+        "blue_green-own-variables",
+        "blue_green",
+        {
+            "blue_green_name": "web",
+            "blue_green_images": IMAGES,
+            "blue_green_result": {},
+            "blue_green_new_color": "green",
+            "blue_green_new_deployment": "web-green",
+        },
+        PASSED,
+    ),
+    (
+        "waves-misspelled",
+        "waves",
+        {"waves_apps": [APP], "waves_rollback_complete": True},
+        f"{not_a_variable('waves', 'waves_rollback_complete', 'waves_rollback_completed')} {see_also('waves')}",
+    ),
+    (
+        "waves-app-keys-misspelled",
+        "waves",
+        {
+            "waves_apps": [
+                {**APP, "stratgy": {"type": "Recreate"}, "afer": ["api"]},
+                {"name": "api", "imagez": IMAGES},
+            ]
+        },
+        " ".join(
+            [
+                "waves_apps[0] (web): afer is not a key of an app; did you mean after?",
+                "waves_apps[0] (web): stratgy is not a key of an app; did you mean strategy?",
+                "waves_apps[1] (api): imagez is not a key of an app; did you mean images?",
+                APP_KEYS,
+            ]
+        ),
+    ),
+    (
+        # every variable of the deploy role is a key of an app
+        "waves-all-deploy-variables",
+        "waves",
+        {
+            "waves_apps": [
+                {**APP, "hook_retries": 2, "hook_retry_delay": 0, "smoke_retries": 1, "smoke_delay": 0},
+            ],
+            "waves_result": {},
+        },
+        PASSED,
+    ),
+]
+
+
+def run_preflights(tmp_path: Path, rows: list[tuple[str, str, dict[str, Any], str]]) -> list[str]:
+    """Each row's role up to its preflight, in one playbook; each row's message, or PASSED."""
+    (tmp_path / MID).write_text("- name: Mid\n  ansible.builtin.debug:\n    msg: mid\n")
+    result_file = tmp_path / "messages.json"
+    tasks: list[dict[str, Any]] = [
+        {"name": "Start", "ansible.builtin.set_fact": {"messages": []}, "tags": ["always"]}
+    ]
+    for row_id, role, variables, _ in rows:
+        tasks.append(
+            {
+                "name": row_id,
+                "block": [
+                    {
+                        "name": f"{row_id}: the role",
+                        "ansible.builtin.include_role": {"name": f"openrollout.k8s.{role}"},
+                        "vars": variables,
+                        "tags": ["always"],
+                    },
+                    {
+                        "name": f"{row_id}: passed",
+                        "ansible.builtin.set_fact": {"messages": f"{{{{ messages + [{PASSED!r}] }}}}"},
+                        "tags": ["always"],
+                    },
+                ],
+                "rescue": [
+                    {
+                        "name": f"{row_id}: failed",
+                        "ansible.builtin.set_fact": {
+                            "messages": "{{ messages + [ansible_failed_result.msg] }}"
+                        },
+                        "tags": ["always"],
+                    }
+                ],
+            }
+        )
+    tasks.append(
+        {
+            "name": "Keep the messages",
+            "ansible.builtin.copy": {"content": "{{ messages | to_json }}", "dest": str(result_file)},
+            "tags": ["always"],
+        }
+    )
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    completed = subprocess.run(
+        [
+            str(ANSIBLE_PLAYBOOK),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            str(playbook),
+            "--tags",
+            ",".join(f"{role}_preflight" for role in ROLES),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=_environment(None),
+    )
+    assert result_file.exists(), f"{completed.stdout}\n{completed.stderr}"
+    return list(json.loads(result_file.read_text()))
+
+
+def test_the_preflight_names_unknown_variables_and_takes_policies_in_any_case(tmp_path: Path) -> None:
+    messages = run_preflights(tmp_path, ROWS)
+    assert len(messages) == len(ROWS)
+    wrong = {
+        row_id: message.strip()
+        for (row_id, _, _, expected), message in zip(ROWS, messages)
+        if message.strip() != expected
+    }
+    assert wrong == {}
+
+
+# --- on the local cluster ------------------------------------------------------------------------
+
+
+def test_deploy_nested_in_waves_sees_the_first_app_s_result(run_task, cluster, namespace, tmp_path):
+    # The second app's deploy preflight sees deploy_result (the first app's) and the deploy_ variables
+    # waves gives it: all the deploy role's own.
+    for name in ("db", "web"):
+        body = deployment(namespace, replicas=1)
+        body["metadata"]["name"] = name
+        assert_ok(run_task("rollout", {"definition": body}), True)
+    variables = {
+        "waves_namespace": namespace,
+        "waves_apps": [
+            {"name": "db", "images": IMAGES},
+            {"name": "web", "after": ["db"], "images": IMAGES, "smoke_retries": 1},
+        ],
+    }
+    rc, result, output = run_role(cluster.kubeconfig, tmp_path, variables, role="waves")
+    assert rc == 0, output
+    assert result["order"] == ["db", "web"]
+    assert [app["new_revision"] for app in result["apps"]] == [True, True]
