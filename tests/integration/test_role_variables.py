@@ -11,6 +11,10 @@ role (the include is tagged `always`, its tasks keep their own tags), so only An
 validation and the preflight run, and no cluster is needed. Each row's message (or `passed`) is
 kept by a rescue. On the local cluster, a role nested in another (waves includes deploy, whose
 `deploy_result` of the first app is visible to the second) passes its own preflight.
+
+The failure policies of the hook task files, and the deploy role's strategy type, are taken in any
+case, as the modules take a hook's `failurePolicy` and `strategy.type`: in the table, and in a run
+of the deploy role on the local cluster.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ def see_also(role: str) -> str:
 def not_a_variable(role: str, name: str, close: str = "") -> str:
     return f"{name} is not a variable of openrollout.k8s.{role}" + (
         f"; did you mean {close}?" if close else "."
+    )
+
+
+def not_a_policy(role: str, name: str, value: str) -> str:
+    return (
+        f"openrollout.k8s.{role}: {name} '{value}' is not a failure policy; use one of Abort, Retry, Ignore"
+        " (in any case)"
     )
 
 
@@ -80,6 +91,26 @@ ROWS: list[tuple[str, str, dict[str, Any], str]] = [
         PASSED,
     ),
     (
+        # as the module takes a hook's failurePolicy and strategy.type
+        "deploy-policies-and-strategy-type-in-any-case",
+        "deploy",
+        {
+            "deploy_name": "web",
+            "deploy_strategy": {"type": "recreate"},
+            "deploy_mid_tasks": MID,
+            "deploy_pre_tasks_failure_policy": "retry",
+            "deploy_mid_tasks_failure_policy": "IGNORE",
+            "deploy_post_tasks_failure_policy": "abort",
+        },
+        PASSED,
+    ),
+    (
+        "deploy-bad-policy",
+        "deploy",
+        {"deploy_name": "web", "deploy_post_tasks_failure_policy": "Sometimes"},
+        not_a_policy("deploy", "deploy_post_tasks_failure_policy", "Sometimes"),
+    ),
+    (
         "rollback-misspelled",
         "rollback",
         {"rollback_name": "web", "rollback_to_revison": 2},
@@ -90,6 +121,22 @@ ROWS: list[tuple[str, str, dict[str, Any], str]] = [
         "rollback",
         {"rollback_name": "web", "rollback_result": {}},
         PASSED,
+    ),
+    (
+        "rollback-policies-in-any-case",
+        "rollback",
+        {
+            "rollback_name": "web",
+            "rollback_pre_tasks_failure_policy": "retry",
+            "rollback_post_tasks_failure_policy": "ignore",
+        },
+        PASSED,
+    ),
+    (
+        "rollback-bad-policy",
+        "rollback",
+        {"rollback_name": "web", "rollback_pre_tasks_failure_policy": "never"},
+        not_a_policy("rollback", "rollback_pre_tasks_failure_policy", "never"),
     ),
     (
         "canary-misspelled",
@@ -242,6 +289,33 @@ def test_the_preflight_names_unknown_variables_and_takes_policies_in_any_case(tm
 
 
 # --- on the local cluster ------------------------------------------------------------------------
+
+
+def hook_file(path: Path, fail_first_attempt_only: bool) -> str:
+    condition = "deploy_hook_attempt | int == 1" if fail_first_attempt_only else "true"
+    path.write_text(f"- name: Fail\n  ansible.builtin.fail:\n    msg: no\n  when: {condition}\n")
+    return str(path)
+
+
+def test_lower_case_policies_act_as_the_module_s(run_task, cluster, namespace, tmp_path):
+    assert_ok(run_task("rollout", {"definition": deployment(namespace, replicas=2)}), True)
+    variables = {
+        "deploy_name": "web",
+        "deploy_namespace": namespace,
+        "deploy_images": IMAGES,
+        "deploy_pre_tasks": hook_file(tmp_path / "pre.yml", fail_first_attempt_only=False),
+        "deploy_pre_tasks_failure_policy": "ignore",
+        "deploy_post_tasks": hook_file(tmp_path / "post.yml", fail_first_attempt_only=True),
+        "deploy_post_tasks_failure_policy": "RETRY",
+        "deploy_hook_retries": 2,
+        "deploy_hook_retry_delay": 0,
+    }
+    rc, result, output = run_role(cluster.kubeconfig, tmp_path, variables, role="deploy")
+    assert rc == 0, output
+    assert [
+        (h["phase"], h["failure_policy"], h["attempts"], h["succeeded"], h["ignored"])
+        for h in result["ansible_hooks"]
+    ] == [("pre", "Ignore", 1, False, True), ("post", "Retry", 2, True, False)]
 
 
 def test_deploy_nested_in_waves_sees_the_first_app_s_result(run_task, cluster, namespace, tmp_path):
