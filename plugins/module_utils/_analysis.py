@@ -170,13 +170,15 @@ def parse_duration(text: str) -> float:
     total = 0.0
     while rest:
         number = _DURATION_NUMBER.match(rest)
-        assert number is not None  # the pattern matches the empty string
+        if number is None:  # pragma: no cover - the pattern matches the empty string
+            raise ValueError(f"time: invalid duration {quoted}")
         whole, fraction = number.group(1), number.group(3) or ""
         if not whole and not fraction:
             raise ValueError(f"time: invalid duration {quoted}")
         rest = rest[number.end() :]
         unit_match = _DURATION_UNIT.match(rest)
-        assert unit_match is not None
+        if unit_match is None:  # pragma: no cover - the pattern matches the empty string
+            raise ValueError(f"time: invalid duration {quoted}")
         unit = unit_match.group(0)
         if not unit:
             raise ValueError(f"time: missing unit in duration {quoted}")

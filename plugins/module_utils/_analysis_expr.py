@@ -203,7 +203,8 @@ def _tokenize(text: str) -> list[_Token]:
             continue
         if _NAME_START.match(c):
             match = _NAME.match(text, i)
-            assert match is not None
+            if match is None:  # pragma: no cover - _NAME_START matched
+                raise ExpressionError(_unexpected_character(text, i), text, i)
             after_dot = bool(tokens) and tokens[-1].kind == "op" and tokens[-1].value in (".", "?.")
             if match.group(0) == "let" and not after_dot:
                 raise ExpressionError("let is not supported", text, i)
@@ -570,7 +571,7 @@ class _Parser:
             if value == "#":
                 if not self.closures:
                     raise self.error(
-                        "# can only be used inside a predicate such as all(array, {# > 0})", token.pos
+                        "# can only be used inside a predicate such as all(array, # > 0)", token.pos
                     )
                 return Pointer(token.pos)
             if value == ".":

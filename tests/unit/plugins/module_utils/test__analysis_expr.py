@@ -384,7 +384,7 @@ def test_floats_as_go(expression, result, expected):
         ("len(result, 1)", 1, "len() takes 1 argument(s), not 2", 1),
         ("default(result)", 1, "default() takes 2 argument(s), not 1", 1),
         ("all(result)", [1], "all() takes an array and a predicate: all(array, {# > 0})", 11),
-        ("# > 1", 1, "# can only be used inside a predicate such as all(array, {# > 0})", 1),
+        ("# > 1", 1, "# can only be used inside a predicate such as all(array, # > 0)", 1),
         (".ok", 1, ".ok can only be used inside a predicate (outside one, write result.ok)", 1),
         ("result.len()", 1, "method calls such as .len() are not supported", 8),
         # types and values, found when evaluating
