@@ -156,7 +156,7 @@ func (a *app) setErrorRateHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeMetrics writes the Prometheus text exposition format (0.0.4) by hand:
-// four metric families, series sorted so the output is stable.
+// five metric families, series sorted so the output is stable.
 func (a *app) writeMetrics(w io.Writer) {
 	a.mu.Lock()
 	keys := make([]requestKey, 0, len(a.requests))
@@ -180,6 +180,27 @@ func (a *app) writeMetrics(w io.Writer) {
 	fmt.Fprintln(w, "# TYPE http_requests_total counter")
 	for _, k := range keys {
 		fmt.Fprintf(w, "http_requests_total{code=\"%d\",path=\"%s\"} %d\n", k.code, escapeLabel(k.path), counts[k])
+	}
+	// The application's own traffic (GET /, what clients and the load generator
+	// get; probes and scrapes are not in it), by the version this process
+	// serves: the series a metric analysis divides. Both codes GET / answers
+	// are there from the start, so an error ratio is 0, not absent, before the
+	// first failure.
+	fmt.Fprintln(w, "# HELP testapp_requests_total Requests to / answered, by version and status code.")
+	fmt.Fprintln(w, "# TYPE testapp_requests_total counter")
+	rootCodes := map[int]uint64{http.StatusOK: 0, http.StatusInternalServerError: 0}
+	for _, k := range keys {
+		if k.path == "/" {
+			rootCodes[k.code] = counts[k]
+		}
+	}
+	codes := make([]int, 0, len(rootCodes))
+	for c := range rootCodes {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	for _, c := range codes {
+		fmt.Fprintf(w, "testapp_requests_total{version=\"%s\",code=\"%d\"} %d\n", escapeLabel(a.version), c, rootCodes[c])
 	}
 	fmt.Fprintln(w, "# HELP testapp_version_info The version this process serves.")
 	fmt.Fprintln(w, "# TYPE testapp_version_info gauge")

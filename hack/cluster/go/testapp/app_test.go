@@ -145,6 +145,10 @@ http_requests_total{code="200",path="/"} 2
 http_requests_total{code="500",path="/"} 2
 http_requests_total{code="200",path="/readyz"} 1
 http_requests_total{code="404",path="other"} 1
+# HELP testapp_requests_total Requests to / answered, by version and status code.
+# TYPE testapp_requests_total counter
+testapp_requests_total{version="v1",code="200"} 2
+testapp_requests_total{version="v1",code="500"} 2
 # HELP testapp_version_info The version this process serves.
 # TYPE testapp_version_info gauge
 testapp_version_info{version="v1"} 1
@@ -170,5 +174,60 @@ testapp_error_rate 0.5
 func TestEscapeLabel(t *testing.T) {
 	if got := escapeLabel("a\"b\\c\nd"); got != `a\"b\\c\nd` {
 		t.Errorf("escapeLabel = %s", got)
+	}
+}
+
+// requestSeries is the testapp_requests_total lines of /metrics.
+func requestSeries(t *testing.T, h http.Handler) []string {
+	t.Helper()
+	_, body, _ := get200(t, h, "GET", "/metrics", "")
+	var lines []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "testapp_requests_total{") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// TestRequestsByVersion: testapp_requests_total counts GET / only (probes,
+// scrapes and the knob are not the application's traffic), has both codes
+// from the start, and follows the error rate exactly.
+func TestRequestsByVersion(t *testing.T) {
+	cases := []struct {
+		name    string
+		rate    float64
+		version string
+		roots   int
+		want    []string
+	}{
+		{"before any request", 0, "v1", 0, []string{
+			`testapp_requests_total{version="v1",code="200"} 0`,
+			`testapp_requests_total{version="v1",code="500"} 0`,
+		}},
+		{"no errors", 0, "v1", 10, []string{
+			`testapp_requests_total{version="v1",code="200"} 10`,
+			`testapp_requests_total{version="v1",code="500"} 0`,
+		}},
+		{"30% errors", 0.3, "v2", 100, []string{
+			`testapp_requests_total{version="v2",code="200"} 70`,
+			`testapp_requests_total{version="v2",code="500"} 30`,
+		}},
+		{"all errors", 1, "v3", 5, []string{
+			`testapp_requests_total{version="v3",code="200"} 0`,
+			`testapp_requests_total{version="v3",code="500"} 5`,
+		}},
+	}
+	for _, c := range cases {
+		a := newApp(c.version, "p", 0, false, c.rate, time.Now)
+		h := a.handler()
+		pattern(t, h, c.roots)
+		for _, other := range []string{"/readyz", "/healthz", "/knobs/error-rate", "/nope"} {
+			get200(t, h, "GET", other, "")
+		}
+		got := requestSeries(t, h)
+		if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%s: got\n%s\nwant\n%s", c.name, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+		}
 	}
 }
