@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Credentials and ports for the local control plane (used by hack/cluster/up.sh).
 
-    bootstrap.py free-ports N          print N distinct free TCP ports on 127.0.0.1
+    bootstrap.py free-ports N          print N distinct free TCP ports on 127.0.0.1, reserved for 10 min
+                                       against other free-ports runs (clusters started at once)
     bootstrap.py credentials STATE_DIR API_PORT
                                        write STATE_DIR/pki/* and STATE_DIR/*.kubeconfig
 
@@ -30,11 +31,14 @@ from __future__ import annotations
 
 import base64
 import datetime
+import fcntl
 import ipaddress
+import json
 import os
 import secrets
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,18 +75,54 @@ IDENTITIES = (
 )
 
 
-def free_ports(count: int) -> list[int]:
-    """Ask the kernel for `count` distinct free ports, holding all sockets until every one is known."""
+# Ports handed out by free-ports to any cluster on this machine, with when their reservation ends:
+# between free-ports and the moment a component binds its port, the kernel would give the same
+# port to another up.sh run that asks at that time (several clusters started at once, a fleet's).
+RESERVATIONS = Path(os.environ.get("TMPDIR") or "/tmp") / "openrollout-cluster-ports.json"
+# Long enough for up.sh to start every component; once bound, a port is never handed out again.
+RESERVATION_SECONDS = 600
+
+
+def _pick_ports(count: int, taken: set[int]) -> list[int]:
+    """`count` distinct ports the kernel says are free, none of `taken`: all sockets held until the end."""
     socks = []
     try:
-        for _port in range(count):
+        ports: list[int] = []
+        for _attempt in range(count + len(taken) + 100):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            port = s.getsockname()[1]
+            if port not in taken:
+                ports.append(port)
+            if len(ports) == count:
+                return ports
+        raise RuntimeError(f"free-ports: no {count} free ports outside the {len(taken)} reserved ones")
     finally:
         for s in socks:
             s.close()
+
+
+def free_ports(count: int, reservations: Path = RESERVATIONS, now: float | None = None) -> list[int]:
+    """`count` distinct free ports, reserved for RESERVATION_SECONDS against other free-ports calls.
+
+    The reservations (a JSON object, port -> expiry) are read and written under an exclusive lock,
+    so two clusters starting at the same moment never get the same port.
+    """
+    now = time.time() if now is None else now
+    with open(reservations.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            held = {int(p): float(t) for p, t in json.loads(reservations.read_text()).items()}
+        except (OSError, ValueError, AttributeError):
+            held = {}
+        held = {port: until for port, until in held.items() if until > now}
+        ports = _pick_ports(count, set(held))
+        held.update(dict.fromkeys(ports, now + RESERVATION_SECONDS))
+        tmp = reservations.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({str(p): t for p, t in sorted(held.items())}))
+        tmp.replace(reservations)
+    return ports
 
 
 def _key() -> ec.EllipticCurvePrivateKey:

@@ -27,6 +27,11 @@ installed_version() {
 [ "$(installed_version)" = "$GATEWAY_API_VERSION" ] && exit 0
 
 # --- the CRD files, from the Go module (cached) -------------------------------------------------
+# Several clusters starting at once (a fleet's) fetch it once: the first holds the lock, the others
+# find it complete.
+mkdir -p "$(dirname "$CRD_DIR")"
+exec 8>"$(dirname "$CRD_DIR")/.fetch.lock"
+command -v flock >/dev/null 2>&1 && flock -w 300 8
 if [ ! -f "$CRD_DIR/.complete" ]; then
   command -v go >/dev/null 2>&1 || die "Go is not installed: it fetches $MODULE@$GATEWAY_API_VERSION (the CRDs)"
   say "fetching $MODULE@$GATEWAY_API_VERSION through the Go module proxy (first run only)"
@@ -43,10 +48,10 @@ if [ ! -f "$CRD_DIR/.complete" ]; then
     install -m 0644 "$f" "$tmp/crds/"
   done
   touch "$tmp/crds/.complete"
-  mkdir -p "$(dirname "$CRD_DIR")"
   rm -rf "$CRD_DIR"
   mv "$tmp/crds" "$CRD_DIR"
 fi
+exec 8>&-
 
 # --- install -------------------------------------------------------------------------------------
 # Server-side apply: these CRDs are too big for the last-applied annotation of a client-side apply.
