@@ -219,7 +219,7 @@ def run_preflights(tmp_path: Path, rows: list[tuple[str, str, dict[str, Any], st
     tasks: list[dict[str, Any]] = [
         {"name": "Start", "ansible.builtin.set_fact": {"messages": []}, "tags": ["always"]}
     ]
-    for row_id, role, variables, _ in rows:
+    for row_id, role, variables, _expected in rows:
         tasks.append(
             {
                 "name": row_id,
@@ -282,7 +282,7 @@ def test_the_preflight_names_unknown_variables_and_takes_policies_in_any_case(tm
     assert len(messages) == len(ROWS)
     wrong = {
         row_id: message.strip()
-        for (row_id, _, _, expected), message in zip(ROWS, messages)
+        for (row_id, _role, _variables, expected), message in zip(ROWS, messages)
         if message.strip() != expected
     }
     assert wrong == {}
