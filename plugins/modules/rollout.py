@@ -47,6 +47,11 @@ author:
 extends_documentation_fragment:
   - openrollout.k8s.auth
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - O(src) and O(template) are found, read and rendered on the controller, and given to the module as O(definition).
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -77,13 +82,38 @@ options:
         paused. Its strategy and hooks are run as described here. ImageChange triggers and
         C(tagImages) are dropped with a warning. C(test=true) scales to 0 after a successful rollout.
         See C(docs/deploymentconfig-migration.md).
-      - Mutually exclusive with O(src).
+      - Mutually exclusive with O(src) and O(template).
     type: raw
   src:
     description:
-      - Path to a file holding the Deployment as YAML, read on the host that runs the module.
-      - Mutually exclusive with O(definition).
+      - Path to a file holding the Deployment (or any object O(definition) takes) as YAML, one
+        document. A DeploymentConfig manifest is taken as it is.
+      - The file is on the Ansible controller, and is looked up as M(ansible.builtin.copy) looks up
+        its C(src). An absolute path is used as it is. A relative one (V(web.yml) or
+        V(files/web.yml)) is looked for first in the C(files/) folder of the role the task is in
+        (and of the roles that include it), then in the playbook's folder and its C(files/).
+      - The file is read on the controller (an Ansible Vault file is decrypted) and its text is
+        given to the module as O(definition), whichever host runs the task. It is not a template,
+        see O(template).
+      - Mutually exclusive with O(definition) and O(template).
     type: path
+  template:
+    description:
+      - Path to a Jinja2 template of the Deployment (or any object O(definition) takes) as YAML, one
+        document. Rendered on the controller with the task's variables, as
+        M(ansible.builtin.template) renders a file, and given to the module as O(definition).
+      - Looked up as M(ansible.builtin.template) looks up its C(src). A relative path is looked for
+        first in the C(templates/) folder of the role the task is in (and of the roles that include
+        it), then in the playbook's folder and its C(templates/). C({% include %}) finds files the
+        same way, and beside the template.
+      - Jinja2's settings are Ansible's defaults (C(trim_blocks=true), C(lstrip_blocks=false), the
+        usual C({{ }}) and C({% %}) delimiters). An undefined variable fails the task before the
+        module runs, and so does a rendering that is not one YAML document.
+      - Only a path is taken. M(kubernetes.core.k8s)'s dictionary form (C(path) with other
+        delimiters) and lists of templates are not, because a rollout is of one object.
+      - Mutually exclusive with O(definition) and O(src).
+    type: path
+    version_added: 0.2.0
   name:
     description:
       - Name of an existing Deployment to change with O(images), O(replicas), O(strategy) or
@@ -256,6 +286,7 @@ EXAMPLES = r"""
 
 - name: Apply a whole Deployment, one new pod at a time, no capacity lost
   openrollout.k8s.rollout:
+    # On the controller: the role's files/web-deployment.yml, else the playbook's folder's.
     src: files/web-deployment.yml
     strategy:
       type: Rolling
@@ -287,6 +318,13 @@ EXAMPLES = r"""
           execNewPod:
             containerName: app
             command: [/app/smoke-test]
+
+- name: A Deployment from the role's templates/web.yml.j2, rendered with the task's variables
+  openrollout.k8s.rollout:
+    template: web.yml.j2
+    namespace: shop
+  vars:
+    version: "2.0"
 
 - name: Recreate (old pods gone before new ones start), pasted from a DeploymentConfig
   openrollout.k8s.rollout:
@@ -510,6 +548,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     AUTH_ARG_SPEC,
     argument_spec,
 )
+from ansible_collections.openrollout.k8s.plugins.module_utils._definition import HAS_YAML, parse_definition
 from ansible_collections.openrollout.k8s.plugins.module_utils._engine import RolloutError
 from ansible_collections.openrollout.k8s.plugins.module_utils._module import ModuleFailure, run_module
 from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
@@ -519,16 +558,10 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._workload_engine import engine_for
 
-try:
-    import yaml
-
-    HAS_YAML = True
-except ImportError:
-    HAS_YAML = False
-
 ROLLOUT_ARG_SPEC = {
     "definition": {"type": "raw"},
     "src": {"type": "path"},
+    "template": {"type": "path"},
     "name": {"type": "str"},
     "namespace": {"type": "str"},
     "kind": {"type": "str", "choices": list(ROLLOUT_KINDS)},
@@ -546,25 +579,20 @@ ROLLOUT_ARG_SPEC = {
 
 
 def load_definition(params):
-    """The definition option as a dict: YAML text parsed, src read."""
-    definition = params.get("definition")
-    if params.get("src"):
-        try:
-            with open(params["src"], encoding="utf-8") as handle:
-                definition = handle.read()
-        except OSError as exc:
-            raise RolloutInputError(f"cannot read src {params['src']}: {exc.strerror}") from None
-    if isinstance(definition, str):
-        try:
-            documents = [doc for doc in yaml.safe_load_all(definition) if doc is not None]
-        except yaml.YAMLError as exc:
-            raise RolloutInputError(f"the definition is not valid YAML: {exc}") from None
-        if len(documents) != 1:
+    """The definition option as a dict (YAML text parsed).
+
+    src and template are read, and rendered, on the controller by the action plugin
+    (plugins/action/rollout.py), which gives the module their text as definition.
+    """
+    for option in ("src", "template"):
+        if params.get(option):
             raise RolloutInputError(
-                f"the definition must hold one Deployment (or StatefulSet or DaemonSet), "
-                f"it holds {len(documents)} documents"
+                f"{option} is read on the controller by the action plugin openrollout.k8s.rollout, "
+                "which did not run: give definition"
             )
-        definition = documents[0]
+    definition = params.get("definition")
+    if isinstance(definition, str):
+        return parse_definition(definition)
     return definition
 
 
@@ -578,8 +606,8 @@ def run(module, connect):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(AUTH_ARG_SPEC, ROLLOUT_ARG_SPEC),
-        mutually_exclusive=[("definition", "src")],
-        required_one_of=[("definition", "src", "name")],
+        mutually_exclusive=[("definition", "src", "template")],
+        required_one_of=[("definition", "src", "template", "name")],
         supports_check_mode=True,
     )
     run_module(module, run, errors=(RolloutError, RolloutInputError))

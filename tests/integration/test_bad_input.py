@@ -158,19 +158,19 @@ def rows(ns: str, conn: dict[str, Any]) -> list[Row]:
             "src-missing",
             "rollout",
             {"src": "/nonexistent/web.yml"},
-            r"^cannot read src /nonexistent/web.yml: No such file or directory$",
+            r"^cannot find src /nonexistent/web.yml on the controller \(looked for /nonexistent/web.yml\)$",
         ),
         Row(
             "definition-and-src",
             "rollout",
             {"definition": d(ns), "src": "/nonexistent/web.yml"},
-            r"^parameters are mutually exclusive: definition\|src",
+            r"^parameters are mutually exclusive: definition\|src\|template$",
         ),
         Row(
             "nothing-given",
             "rollout",
             {"namespace": ns},
-            r"^one of the following is required: definition, src, name$",
+            r"^one of the following is required: definition, src, template, name$",
         ),
         Row(
             "server-rejects-selector",

@@ -56,6 +56,8 @@ MUST_SHIP = {
     "plugins/doc_fragments/auth.py",
     "plugins/modules/rollout.py",
     "plugins/modules/rollout_info.py",
+    "plugins/action/rollout.py",  # src and template found on the controller (test_new_user_path.py)
+    "plugins/plugin_utils/_definition_action.py",
     "plugins/module_utils/_client.py",
     "roles/deploy/meta/argument_specs.yml",
     "changelogs/config.yaml",

@@ -299,8 +299,8 @@ def test_rollout_arguments(args):
     params = validated(
         ROLLOUT_SPEC,
         args,
-        mutually_exclusive=[("definition", "src")],
-        required_one_of=[("definition", "src", "name")],
+        mutually_exclusive=[("definition", "src", "template")],
+        required_one_of=[("definition", "src", "template", "name")],
     )
     if params is None:
         return
