@@ -37,10 +37,11 @@ def see_also(role: str) -> str:
     return f"The role's variables: ansible-doc -t role openrollout.k8s.{role}."
 
 
-def not_a_variable(role: str, name: str, close: str = "") -> str:
-    return f"{name} is not a variable of openrollout.k8s.{role}" + (
-        f"; did you mean {close}?" if close else "."
-    )
+def not_a_variable(role: str, name: str, close: str) -> str:
+    return f"{name} is not a variable of openrollout.k8s.{role}; did you mean {close}?"
+
+
+FOREIGN = "deploy_colour is not a variable of openrollout.k8s.deploy, nor close to one: left alone."
 
 
 def not_a_policy(role: str, name: str, value: str) -> str:
@@ -72,10 +73,18 @@ ROWS: list[tuple[str, str, dict[str, Any], str]] = [
         ),
     ),
     (
+        # The playbook's own variable, close to no option (deploy_user in group_vars, say): named, not
+        # refused (FOREIGN); beside a misspelled one, only that one is refused.
         "deploy-nothing-close",
         "deploy",
         {"deploy_name": "web", "deploy_colour": "blue"},
-        f"{not_a_variable('deploy', 'deploy_colour')} {see_also('deploy')}",
+        PASSED,
+    ),
+    (
+        "deploy-nothing-close-beside-a-misspelling",
+        "deploy",
+        {"deploy_name": "web", "deploy_colour": "blue", "deploy_replica": 2},
+        f"{not_a_variable('deploy', 'deploy_replica', 'deploy_replicas')} {see_also('deploy')}",
     ),
     (
         # What the role sets itself is visible to a second run of it, or to a role nested in a hook
@@ -274,6 +283,7 @@ def run_preflights(tmp_path: Path, rows: list[tuple[str, str, dict[str, Any], st
         env=_environment(None),
     )
     assert result_file.exists(), f"{completed.stdout}\n{completed.stderr}"
+    (tmp_path / "stdout.txt").write_text(completed.stdout)
     return list(json.loads(result_file.read_text()))
 
 
@@ -286,6 +296,7 @@ def test_the_preflight_names_unknown_variables_and_takes_policies_in_any_case(tm
         if message.strip() != expected
     }
     assert wrong == {}
+    assert FOREIGN in " ".join((tmp_path / "stdout.txt").read_text().split())
 
 
 # --- on the local cluster ------------------------------------------------------------------------

@@ -56,7 +56,10 @@ def test_the_preflight_starts_with_the_check_of_the_variables(role: str) -> None
     assert main[0]["ansible.builtin.include_tasks"]["file"] == "preflight.yml"
     assert f"{role}_preflight" in main[0]["tags"]
     task = _first_task(role)
-    assert task["ansible.builtin.assert"]["that"] == f"_{role}_unknown | length == 0"
+    # a misspelled option fails; a name close to no option is only named
+    refuse, name = task["block"]
+    assert refuse["ansible.builtin.assert"]["that"] == f"_{role}_misspelled | length == 0"
+    assert name["ansible.builtin.debug"]["msg"].startswith(f"{{{{ _{role}_foreign | join(', ') }}}}")
     unknown = task["vars"][f"_{role}_unknown"]
     assert f"query('ansible.builtin.varnames', '^{role}_')" in unknown
     # the options are read from the argument spec, not listed
