@@ -145,6 +145,15 @@ class HookRunner:
                 )
             raise HookFailed(description, record)
 
+    def run_job(
+        self, job: JSONDict, time_left: Optional[float]
+    ) -> Tuple[JobOutcome, List[str], Optional[str]]:
+        """One Job created and watched to its end, and the end of its log (with why it could not
+        be read): no failure policy and no cleanup of earlier Jobs (an analysis' job metric)."""
+        outcome = self._run_once(job, time_left)
+        tail, log_error = self._log_tail(outcome.pod, job["metadata"]["namespace"])
+        return outcome, tail, log_error
+
     # --- one attempt ---------------------------------------------------------------------
 
     def _run_once(

@@ -158,3 +158,20 @@ def test_lifecycle_hook(run_task, namespace) -> None:
     )
     assert failing["failed"], failing.get("msg")
     assert_documented("lifecycle_hook", planned, ran, failing)
+
+
+def test_analysis(run_task, namespace) -> None:
+    from test_analysis import job_metric
+
+    ok(run_task("rollout", {"definition": deployment(namespace, replicas=1)}))
+    kubernetes = {
+        "name": "done",
+        "successCondition": "result == true",
+        "provider": {"kubernetes": {"name": "web", "query": "status.done"}},
+    }
+    args = {"namespace": namespace, "metrics": [job_metric("smoke"), kubernetes]}
+    planned = ok(run_task("analysis", args, check=True))
+    ran = ok(run_task("analysis", args))
+    failing = run_task("analysis", {**args, "metrics": [job_metric("smoke", 3), kubernetes]})
+    assert failing["failed"], failing.get("msg")
+    assert_documented("analysis", planned, ran, failing)

@@ -66,11 +66,18 @@ def load(name: str) -> Any:
     return importlib.import_module(f"{PACKAGE}.{name}")
 
 
+class _ExamplesLoader(yaml.SafeLoader):
+    """YAML as a playbook is read: ``!unsafe`` (text Ansible does not template) is a string."""
+
+
+_ExamplesLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
 def docs(name: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     module = load(name)
     return (
         yaml.safe_load(module.DOCUMENTATION),
-        yaml.safe_load(module.EXAMPLES),
+        yaml.load(module.EXAMPLES, Loader=_ExamplesLoader),
         yaml.safe_load(module.RETURN) or {},
     )
 
