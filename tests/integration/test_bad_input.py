@@ -321,7 +321,13 @@ def rows(ns: str, conn: dict[str, Any]) -> list[Row]:
             r"^images.app must be an image reference, got ' '$",
         ),
         # --- rollout_info ---
-        Row("info-no-namespace", "rollout_info", {"name": "web"}, r"^missing required arguments: namespace$"),
+        # namespace defaults to default, as in every module
+        Row(
+            "info-no-namespace",
+            "rollout_info",
+            {"name": "openrollout-no-such-app"},
+            r"^Deployment default/openrollout-no-such-app not found$",
+        ),
         Row(
             "info-wrong-kind",
             "rollout_info",
