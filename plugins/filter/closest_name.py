@@ -10,7 +10,7 @@ from ansible.errors import AnsibleFilterError
 DOCUMENTATION = r"""
 name: closest_name
 short_description: The known name closest to a misspelled one
-version_added: 0.1.0
+version_added: 0.2.0
 author: openrollout.k8s contributors (@openrollout)
 description:
   - Returns the name of O(names) that is most like the input, for a "did you mean" in a message, or an
