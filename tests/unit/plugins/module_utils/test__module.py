@@ -212,6 +212,10 @@ MODULES_DIR = Path(importlib.import_module(PACKAGE).__path__[0])
 MODULES = sorted(p.stem for p in MODULES_DIR.glob("*.py") if p.stem != "__init__")
 # Options each module accepts and checks before it connects (a module added later needs a line here).
 ARGS: dict[str, dict[str, Any]] = {
+    "analysis": {
+        "namespace": "shop",
+        "metrics": [{"name": "up", "provider": {"web": {"url": "http://127.0.0.1:9/"}}}],
+    },
     "httproute_weights": {"name": "web", "namespace": "shop", "weights": {"web": 90, "web-canary": 10}},
     "lifecycle_hook": {
         "name": "web",
