@@ -20,13 +20,13 @@ import base64
 import json
 import re
 import secrets as random_source
-import ssl
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+from ansible.module_utils.urls import open_url  # type: ignore[import-untyped]
 
 from ._analysis import PHASE_FAILED, PHASE_SUCCESSFUL, Measurement, Metric, SecretRef
 from ._client import (
@@ -77,10 +77,10 @@ def urllib_http(
     method: str, url: str, headers: Mapping[str, str], body: Optional[bytes], timeout: float, insecure: bool
 ) -> HttpResponse:
     """One request with the standard library; any status comes back, only no answer raises."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
-    context = ssl._create_unverified_context() if insecure else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+        with open_url(
+            url, data=body, headers=dict(headers), method=method, timeout=timeout, validate_certs=not insecure
+        ) as response:
             return HttpResponse(response.status, response.read(MAX_BODY_BYTES))
     except urllib.error.HTTPError as exc:
         return HttpResponse(exc.code, exc.read(MAX_BODY_BYTES) if exc.fp else b"")

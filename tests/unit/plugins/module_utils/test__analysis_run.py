@@ -254,7 +254,7 @@ def test_prometheus_vector_and_scalar(data, expected):
         }
     )
     assert prometheus_query(metric, http, now=lambda: 5.0) == expected
-    method, url, headers, body, timeout, _ = http.requests[0]
+    method, url, headers, body, timeout, _insecure = http.requests[0]
     assert (method, url, headers["X-Scope"], timeout) == ("POST", "http://p:9090/api/v1/query", "t", 120.0)
     assert body == b"query=up&time=5.000"
 
