@@ -385,6 +385,8 @@ CONTROLLER_REVISIONS = Resource("apps/v1", "controllerrevisions", "ControllerRev
 PODS = Resource("v1", "pods", "Pod")
 SERVICES = Resource("v1", "services", "Service")
 SERVICE_ACCOUNTS = Resource("v1", "serviceaccounts", "ServiceAccount")
+# Read only: the pod template's imagePullSecrets, for image_trigger's registry credentials.
+SECRETS = Resource("v1", "secrets", "Secret")
 JOBS = Resource("batch/v1", "jobs", "Job")
 EVENTS = Resource("v1", "events", "Event")
 ROLES = Resource("rbac.authorization.k8s.io/v1", "roles", "Role")

@@ -27,17 +27,36 @@ class ConvertedDeploymentConfig:
     strategy: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
     test: bool = False
-    # The ImageChange triggers, dropped: (image stream tag, container names), for image_trigger_warning.
+    # The ImageChange triggers from an ImageStreamTag, dropped: (image stream tag, container
+    # names), for image_trigger_warning.
     image_triggers: list[tuple[str, list[str]]] = field(default_factory=list)
+    # The ImageChange triggers from a DockerImage (an image reference, which OpenShift's own API
+    # refuses but hand-written manifests have): (reference, container names). The rollout
+    # module's image_trigger follows them (_rollout.build_request).
+    docker_image_triggers: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 def image_trigger_warning(tag: str, containers: list[str]) -> str:
-    """The warning for an ImageChange trigger that nothing replaces (images misses its containers)."""
+    """The warning for an ImageChange trigger from an ImageStreamTag that nothing replaces."""
     names = ", ".join(containers) or "its containers"
+    first = containers[0] if containers else "app"
+    _repository, _, tag_name = tag.rpartition(":")
     return (
         f"ImageChange trigger ({tag} -> {names}) is not supported: Kubernetes has no image "
-        "streams. Set the image in the definition, or pass images: {container: image} from "
-        "your pipeline when a new image is built"
+        "streams. To roll out when the tag moves, give image_trigger: {} with images: "
+        f"{{{first}: <registry>/<repository>:{tag_name or 'latest'}}} (the image stream's registry "
+        "reference), resolved against the registry at each run; or pass images: {container: image} "
+        "from your pipeline when a new image is built"
+    )
+
+
+def docker_image_trigger_warning(reference: str, containers: list[str]) -> str:
+    """The warning for an ImageChange trigger from a DockerImage when the task has no image_trigger."""
+    names = ", ".join(containers) or "its containers"
+    return (
+        f"ImageChange trigger (DockerImage {reference} -> {names}) is followed only with the "
+        "image_trigger option: give image_trigger: {} to resolve the tag against the registry at "
+        "each run; without it the trigger is dropped"
     )
 
 
@@ -56,10 +75,12 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
     (a DC's plain label map becomes matchLabels; none means the template's labels, as in
     OpenShift), template, minReadySeconds, revisionHistoryLimit, paused. The strategy block
     goes to the rollout module as it is (it speaks DC). Triggers: ConfigChange is what the
-    module does anyway; ImageChange has no image streams to watch here, so it is dropped
-    (``image_triggers`` says which, for a warning where it matters). A container left without an
-    image for its trigger is the rollout's to refuse (_rollout.blank_image_refusal). ``test: true``
-    is returned for the engine to scale to 0 after success.
+    module does anyway; ImageChange from an ImageStreamTag has no image stream to watch here, so it
+    is dropped (``image_triggers`` says which, for a warning where it matters); from a DockerImage
+    it goes to ``docker_image_triggers``, which the rollout module's image_trigger follows. A
+    container left without an image for its trigger is the rollout's to refuse
+    (_rollout.blank_image_refusal). ``test: true`` is returned for the engine to scale to 0 after
+    success.
     """
     api_version = dc.get("apiVersion")
     if api_version not in DC_API_VERSIONS:
@@ -75,6 +96,7 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
         raise DeploymentConfigError("the DeploymentConfig has no spec.template")
     warnings: list[str] = []
     image_triggers: list[tuple[str, list[str]]] = []
+    docker_image_triggers: list[tuple[str, list[str]]] = []
 
     selector = spec.get("selector")
     if selector is None:
@@ -94,7 +116,11 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
         if kind == "ImageChange":
             params = _dict(_dict(trigger).get("imageChangeParams"))
             names = [str(name) for name in params.get("containerNames") or []]
-            image_triggers.append((str(_dict(params.get("from")).get("name", "an image stream tag")), names))
+            source = _dict(params.get("from"))
+            if source.get("kind") == "DockerImage" and source.get("name"):
+                docker_image_triggers.append((str(source["name"]), names))
+            else:
+                image_triggers.append((str(source.get("name", "an image stream tag")), names))
         elif kind not in ("ConfigChange", None):
             warnings.append(f"trigger {kind!r} is not supported and was ignored")
 
@@ -131,6 +157,7 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
         strategy=strategy,
         warnings=warnings,
         image_triggers=image_triggers,
+        docker_image_triggers=docker_image_triggers,
         test=bool(spec.get("test")),
     )
 
@@ -139,6 +166,7 @@ __all__ = [
     "ConvertedDeploymentConfig",
     "DeploymentConfigError",
     "convert",
+    "docker_image_trigger_warning",
     "image_trigger_warning",
     "is_deployment_config",
 ]

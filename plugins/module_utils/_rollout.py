@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ._deploymentconfig import DeploymentConfigError, image_trigger_warning, is_deployment_config
+from ._deploymentconfig import (
+    DeploymentConfigError,
+    docker_image_trigger_warning,
+    image_trigger_warning,
+    is_deployment_config,
+)
 from ._deploymentconfig import convert as convert_deployment_config
 from ._fenceposts import plan_recreate_steps, plan_rolling_steps, resolve_fenceposts
+from ._image_trigger import ImageTriggerInputError, TriggerOptions, parse_options
 from ._revisions import (
     CHANGE_CAUSE_ANNOTATION,
     equal_ignore_hash,
@@ -128,6 +135,9 @@ class RolloutRequest:
     # "task" (the strategy option) or "definition" (its spec.strategy, a DeploymentConfig's).
     hooks: bool = True
     strategy_source: str | None = None
+    # The image_trigger option: the followed tags are resolved to digests before the rollout
+    # (_image_resolution.py), which turns this request into one with the images pinned.
+    image_trigger: TriggerOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -313,6 +323,11 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         if not isinstance(image, str) or not image.strip():
             raise RolloutInputError(f"images.{container} must be an image reference, got {image!r}")
 
+    try:
+        trigger = parse_options(params.get("image_trigger"))
+    except ImageTriggerInputError as exc:
+        raise RolloutInputError(str(exc)) from None
+
     raw_strategy = params.get("strategy")
     strategy_source = "task" if raw_strategy is not None else None
     kind = _kind(params, definition)
@@ -343,6 +358,14 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             for tag, containers in converted.image_triggers
             if not (images and set(containers) <= set(images))
         ]
+        if trigger is None:
+            creation_warnings.extend(
+                docker_image_trigger_warning(reference, containers)
+                for reference, containers in converted.docker_image_triggers
+                if not (images and set(containers) <= set(images))
+            )
+        else:
+            trigger = _dc_image_trigger(trigger, converted.deployment, converted, images)
         test = converted.test
     if definition is not None:
         definition = _definition(definition)
@@ -393,7 +416,12 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             raise RolloutInputError(
                 "give definition (or src) with the Deployment, or name of an existing one"
             )
-        nothing = raw_strategy is None and update_strategy is None and params.get("change_cause") is None
+        nothing = (
+            raw_strategy is None
+            and update_strategy is None
+            and params.get("change_cause") is None
+            and trigger is None
+        )
         if not images and replicas is None and nothing:
             options = (
                 "images, replicas, strategy, partition"
@@ -438,7 +466,30 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
         wait_timeout=wait_timeout,
         hooks=params.get("hooks") is not False,
         strategy_source=strategy_source if strategy is not None else None,
+        image_trigger=trigger,
     )
+
+
+def _dc_image_trigger(
+    trigger: TriggerOptions, deployment: dict[str, Any], converted: Any, images: dict[str, str]
+) -> TriggerOptions:
+    """A DeploymentConfig's ImageChange triggers, followed by the task's image_trigger.
+
+    Without image_trigger.containers, the containers followed are the triggers' containerNames.
+    A DockerImage trigger's reference becomes its containers' image (as OpenShift's trigger sets
+    it), unless the task's images names the container. ``deployment`` is changed in place.
+    """
+    names: list[str] = []
+    for reference, containers in converted.docker_image_triggers:
+        wanted = {name: reference for name in containers if name not in images}
+        if wanted:
+            set_images(_dict(deployment.get("spec")).get("template"), wanted)
+        names.extend(containers)
+    for _tag, containers in converted.image_triggers:
+        names.extend(name for name in containers if name in images)
+    if trigger.containers is not None or not names:
+        return trigger
+    return dataclasses.replace(trigger, containers=tuple(dict.fromkeys(names)))
 
 
 def blank_images(template: Any) -> list[str]:

@@ -79,8 +79,9 @@ options:
         C(spec.strategy) and C(spec.paused) are managed by the module and are not applied as they are.
       - An OpenShift C(DeploymentConfig) (C(apps.openshift.io/v1)) is accepted as it is. It is turned
         into a Deployment with its selector, template, replicas, minReadySeconds, revisionHistoryLimit and
-        paused. Its strategy and hooks are run as described here. ImageChange triggers and
-        C(tagImages) are dropped with a warning. C(test=true) scales to 0 after a successful rollout.
+        paused. Its strategy and hooks are run as described here. ImageChange triggers from
+        an C(ImageStreamTag) and C(tagImages) are dropped with a warning; with O(image_trigger), its
+        ImageChange triggers' containers are followed. C(test=true) scales to 0 after a successful rollout.
         See C(docs/deploymentconfig-migration.md).
       - Mutually exclusive with O(src) and O(template).
     type: raw
@@ -138,6 +139,81 @@ options:
       - New images by container name, for example C(app) to C(registry.example/app:v2). Init
         containers count too. A name the pod template lacks is an error listing the containers.
     type: dict
+  image_trigger:
+    description:
+      - Image-change triggers at task time, as a DeploymentConfig's ImageChange trigger but without
+        image streams. Each followed container's tag is resolved to the digest it points to now,
+        with the registry's OCI distribution API (C(HEAD /v2/<repository>/manifests/<tag>)), and the
+        container's image is written as C(repository:tag@sha256:<digest>). The tag stays in sight in
+        C(kubectl), C(rollout history) and every revision; the node pulls by the digest.
+      - When the digest is the one the live container runs, nothing changes (C(changed=false), no
+        revision, no hook). When the tag moved, the new digest rolls out as a new revision, through
+        the strategy and its hooks.
+      - In definition mode, the definition's images are followed (for example C(registry.example/web:latest)).
+        In name mode, the images of O(images), else the live containers' C(repository:tag@sha256:...),
+        whose tag is resolved again (an AWX schedule that rolls out when C(latest) moves).
+      - A V({}) follows every container and init container whose image names a tag. With a
+        DeploymentConfig definition, V({}) follows the containers of its ImageChange triggers; a
+        trigger C(from) a C(DockerImage) also gives its containers their image.
+      - Credentials are looked up in this order, and only when a registry answers 401. First the
+        O(image_trigger.registries) entry for the host, then O(image_trigger.docker_config), then
+        the pod template's C(imagePullSecrets) (C(kubernetes.io/dockerconfigjson) Secrets, read with
+        C(get) on C(secrets), see C(docs/rbac.md)). Without credentials the registry is asked
+        anonymously. C(Basic) and C(Bearer) (token) challenges are answered. No credential is printed,
+        in a message, the result or the diff.
+      - A registry that cannot be reached, a 401 or a 404 fails the task with a message naming the
+        image and the registry. Nothing is written.
+      - In check mode the tags are resolved too (reads only). RV(image_trigger) says which tag moved
+        from which digest to which.
+      - See C(docs/rollout.md#image-triggers).
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      containers:
+        description:
+          - The containers (or init containers) to follow, by name. A name the pod template does not
+            have is refused before anything is read.
+          - By default every container whose image names a tag (an image pinned by a digest alone,
+            or without a tag, is left alone). A named container without a tag follows C(latest), as
+            docker pulls it.
+        type: list
+        elements: str
+      registries:
+        description:
+          - Where to reach a registry host, for hosts that image references name but that the module's
+            host cannot reach by that name (a local registry, a mirror). By default C(https://<host>)
+            (C(https://registry-1.docker.io) for C(docker.io)).
+        type: list
+        elements: dict
+        suboptions:
+          host:
+            description: The registry as image references name it, with its port if any (V(registry.example:5000)).
+            type: str
+            required: true
+          url:
+            description: The registry's base URL, for example V(http://127.0.0.1:5000) or V(https://mirror.example).
+            type: str
+            required: true
+          insecure:
+            description: Do not verify the TLS certificate of an C(https) URL.
+            type: bool
+            default: false
+          username:
+            description: User name for this registry. Give O(image_trigger.registries[].password) with it.
+            type: str
+          password:
+            description: Password (or token) for this registry. Never printed.
+            type: str
+      docker_config:
+        description:
+          - Path to a docker C(config.json) on the host that runs the module, whose C(auths) give
+            credentials by registry (C(auth) or C(username) and C(password)). Credential helpers
+            (C(credsStore), C(credHelpers)) are not run.
+        type: path
+      timeout:
+        description: Seconds to wait for each answer of a registry.
+        type: int
+        default: 30
   replicas:
     description:
       - The number of replicas. A change of replicas alone is a scale, not a new revision.
@@ -400,6 +476,14 @@ EXAMPLES = r"""
         namespace: shop
         images:
           app: registry.example/web:2.1
+
+- name: Roll out when latest moves (an AWX schedule); nothing changes when it did not
+  openrollout.k8s.rollout:
+    name: web
+    namespace: shop
+    image_trigger:
+      containers: [app]
+      docker_config: /runner/.docker/config.json
 """
 
 RETURN = r"""
@@ -536,6 +620,20 @@ failure:
   returned: on rollout failure
   type: dict
   sample: {reason: CrashLoopBackOff, message: "CrashLoopBackOff: web-7d9c-x2x (container app)"}
+image_trigger:
+  description:
+    - With O(image_trigger), one entry per followed container, in the pod template's order
+      (containers, then init containers). In check mode too.
+    - C(container), C(reference) (the tag followed), C(registry), C(previous_digest) (the digest the
+      live container ran with that tag, or null), C(digest) (the tag's digest now), C(image) (what
+      is written), C(moved) (whether C(digest) differs from C(previous_digest)).
+  returned: when image_trigger is given
+  type: list
+  elements: dict
+  sample:
+    - {container: app, reference: "registry.example/web:latest", registry: registry.example,
+       previous_digest: "sha256:4c1e...", digest: "sha256:9f2a...",
+       image: "registry.example/web:latest@sha256:9f2a...", moved: true}
 diff:
   description: Metadata and spec before and after.
   returned: in diff mode
@@ -550,13 +648,16 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._definition import HAS_YAML, parse_definition
 from ansible_collections.openrollout.k8s.plugins.module_utils._engine import RolloutError
+from ansible_collections.openrollout.k8s.plugins.module_utils._image_resolution import (
+    ImageTriggerError,
+    run_rollout,
+)
 from ansible_collections.openrollout.k8s.plugins.module_utils._module import ModuleFailure, run_module
 from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
     ROLLOUT_KINDS,
     RolloutInputError,
     build_request,
 )
-from ansible_collections.openrollout.k8s.plugins.module_utils._workload_engine import engine_for
 
 ROLLOUT_ARG_SPEC = {
     "definition": {"type": "raw"},
@@ -566,6 +667,26 @@ ROLLOUT_ARG_SPEC = {
     "namespace": {"type": "str"},
     "kind": {"type": "str", "choices": list(ROLLOUT_KINDS)},
     "images": {"type": "dict"},
+    "image_trigger": {
+        "type": "dict",
+        "options": {
+            "containers": {"type": "list", "elements": "str"},
+            "registries": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "host": {"type": "str", "required": True},
+                    "url": {"type": "str", "required": True},
+                    "insecure": {"type": "bool", "default": False},
+                    "username": {"type": "str"},
+                    "password": {"type": "str", "no_log": True},
+                },
+                "required_together": [("username", "password")],
+            },
+            "docker_config": {"type": "path"},
+            "timeout": {"type": "int", "default": 30},
+        },
+    },
     "replicas": {"type": "int"},
     "partition": {"type": "int"},
     "strategy": {"type": "dict"},
@@ -600,7 +721,7 @@ def run(module, connect):
     if not HAS_YAML:
         raise ModuleFailure(missing_required_lib("PyYAML"))
     request = build_request(dict(module.params, definition=load_definition(module.params)))
-    return engine_for(connect(), request, module.check_mode, module._diff).run()
+    return run_rollout(connect(), request, module.check_mode, module._diff)
 
 
 def main():
@@ -610,7 +731,7 @@ def main():
         required_one_of=[("definition", "src", "template", "name")],
         supports_check_mode=True,
     )
-    run_module(module, run, errors=(RolloutError, RolloutInputError))
+    run_module(module, run, errors=(RolloutError, RolloutInputError, ImageTriggerError))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,399 @@
+"""image_trigger: tags resolved to digests against the local cluster's real registry.
+
+Each test has a repository of its own (openrollout/trig-<namespace>) whose `latest` it moves with
+`openrollout-images tag` (hack/cluster/go/images/README.md), as a CI pipeline pushing a new build
+would. The images are named registry.openrollout.test/..., the name containerd maps to the
+registry on 127.0.0.1:<REGISTRY_PORT>; the module reaches it through image_trigger.registries.
+Most pods are KWOK's (they pull nothing); one test runs the real node, whose containerd pulls by
+the digest written. The basic-auth test starts registries of its own from the built binary.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _realnode import app_container, app_deployment, tools_dir
+from kubernetes import client
+from test_hooks import hook, jobs
+from test_rollout import assert_ok, deployment, images, replica_sets
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REGISTRY_HOST = "registry.openrollout.test"
+
+
+def registry_port() -> int:
+    pairs = (line.split("=", 1) for line in (REPO_ROOT / ".cluster" / "ports.env").read_text().split())
+    return int(dict(pairs)["REGISTRY_PORT"])
+
+
+def tag(source: str, target: str, port: int | None = None) -> str:
+    """Point ``target`` (repository:tag) at ``source``'s manifest; its digest."""
+    out = subprocess.run(
+        [
+            str(tools_dir() / "openrollout-images"),
+            "tag",
+            "--registry",
+            f"127.0.0.1:{port or registry_port()}",
+            "--from",
+            source,
+            "--tag-as",
+            target,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return out.stdout.split()[-1]
+
+
+def registries(port: int | None = None, host: str = REGISTRY_HOST, **extra: Any) -> list[dict[str, Any]]:
+    return [{"host": host, "url": f"http://127.0.0.1:{port or registry_port()}", **extra}]
+
+
+def repository(namespace: str) -> str:
+    return f"openrollout/trig-{namespace}"
+
+
+def image(namespace: str) -> str:
+    return f"{REGISTRY_HOST}/{repository(namespace)}:latest"
+
+
+def moved(result: dict) -> list[tuple[str, str | None, str, bool]]:
+    return [(e["container"], e["previous_digest"], e["digest"], e["moved"]) for e in result["image_trigger"]]
+
+
+def test_latest_moves_rolls_out_once_per_new_digest(run_task, namespace, apps_v1, batch_v1):
+    v1 = tag("openrollout/testapp:v1", f"{repository(namespace)}:latest")
+    strategy = {"type": "Rolling", "rollingParams": {"pre": hook()}}
+    args = {
+        "definition": deployment(namespace, image=image(namespace), replicas=2),
+        "strategy": strategy,
+        "image_trigger": {"registries": registries()},
+    }
+    first = run_task("rollout", args)
+    assert_ok(first, True)
+    assert images(apps_v1, namespace) == [f"{image(namespace)}@{v1}"]
+    assert moved(first) == [("app", None, v1, True)]
+    assert first["image_trigger"][0]["reference"] == image(namespace)
+
+    same = run_task("rollout", args)
+    assert_ok(same, False)
+    assert same["hooks"] == [] and moved(same) == [("app", v1, v1, False)]
+
+    v2 = tag("openrollout/testapp:v2", f"{repository(namespace)}:latest")
+    assert v2 != v1
+    check = run_task("rollout", args, check=True, diff=True)
+    assert_ok(check, True)
+    assert moved(check) == [("app", v1, v2, True)]
+    assert check["revision"] == 2
+    after = check["diff"]["after"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    before = check["diff"]["before"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert (before, after) == (f"{image(namespace)}@{v1}", f"{image(namespace)}@{v2}")
+    assert images(apps_v1, namespace) == [f"{image(namespace)}@{v1}"]  # check mode wrote nothing
+
+    second = run_task("rollout", args)
+    assert_ok(second, True)
+    assert second["revision"] == 2 and moved(second) == [("app", v1, v2, True)]
+    assert [h["phase"] for h in second["hooks"]] == ["pre"]
+    assert images(apps_v1, namespace) == [f"{image(namespace)}@{v2}"]
+    assert "web-2-hook-pre" in jobs(batch_v1, namespace)
+
+    third = run_task("rollout", args)
+    assert_ok(third, False)
+    assert third["hooks"] == [] and moved(third) == [("app", v2, v2, False)]
+    assert len(replica_sets(apps_v1, namespace)) == 2
+
+
+def test_name_mode_re_resolves_the_live_tag(run_task, namespace, apps_v1, kubectl):
+    """The AWX-schedule case: no images, no definition; the live repo:tag@old is resolved again."""
+    v1 = tag("openrollout/testapp:v1", f"{repository(namespace)}:latest")
+    trigger = {"registries": registries()}
+    created = run_task(
+        "rollout",
+        {"definition": deployment(namespace, image=image(namespace), replicas=2), "image_trigger": trigger},
+    )
+    assert_ok(created, True)
+
+    by_name = {"name": "web", "namespace": namespace, "image_trigger": trigger}
+    unchanged = run_task("rollout", by_name)
+    assert_ok(unchanged, False)
+    assert moved(unchanged) == [("app", v1, v1, False)]
+
+    v3 = tag("openrollout/testapp:v3", f"{repository(namespace)}:latest")
+    check = run_task("rollout", by_name, check=True)
+    assert_ok(check, True)
+    assert moved(check) == [("app", v1, v3, True)]
+    rolled = run_task("rollout", by_name)
+    assert_ok(rolled, True)
+    assert rolled["revision"] == 2
+    assert images(apps_v1, namespace) == [f"{image(namespace)}@{v3}"]
+    assert_ok(run_task("rollout", by_name), False)
+    history = kubectl("rollout", "history", "deployment/web", "-n", namespace, "--revision", "2").stdout
+    assert f"{image(namespace)}@{v3}" in history  # the tag is kept in the revision
+
+    # images with a tag, in name mode: that tag is followed
+    tag("openrollout/testapp:v1", f"{repository(namespace)}:stable")
+    stable = run_task(
+        "rollout", {**by_name, "images": {"app": f"{REGISTRY_HOST}/{repository(namespace)}:stable"}}
+    )
+    assert_ok(stable, True)
+    assert images(apps_v1, namespace) == [f"{REGISTRY_HOST}/{repository(namespace)}:stable@{v1}"]
+
+
+def test_registry_down_or_tag_missing_is_a_clear_error_and_nothing_changes(run_task, namespace, apps_v1):
+    tag("openrollout/testapp:v1", f"{repository(namespace)}:latest")
+    args = {
+        "definition": deployment(namespace, image=image(namespace)),
+        "image_trigger": {"registries": registries()},
+    }
+    assert_ok(run_task("rollout", args), True)
+    before = apps_v1.read_namespaced_deployment("web", namespace).metadata.resource_version
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    down = run_task("rollout", {**args, "image_trigger": {"registries": registries(closed), "timeout": 5}})
+    assert down["failed"] and down["changed"] is False
+    assert down["msg"] == (
+        f"image_trigger: image {image(namespace)}: registry {REGISTRY_HOST} at http://127.0.0.1:{closed}: "
+        "not reachable ([Errno 111] Connection refused). Nothing was changed"
+    )
+
+    missing = run_task(
+        "rollout",
+        {**args, "definition": deployment(namespace, image=f"{REGISTRY_HOST}/{repository(namespace)}:nope")},
+    )
+    assert missing["failed"] and missing["changed"] is False
+    assert f"registry {REGISTRY_HOST} at http://127.0.0.1:{registry_port()}: 404" in missing["msg"]
+    assert f"{repository(namespace)}:nope" in missing["msg"]
+
+    unknown = run_task(
+        "rollout", {**args, "image_trigger": {"containers": ["nope"], "registries": registries()}}
+    )
+    assert unknown["failed"]
+    assert unknown["msg"].startswith(
+        f"image_trigger.containers names nope, which Deployment {namespace}/web does not have"
+    )
+    assert apps_v1.read_namespaced_deployment("web", namespace).metadata.resource_version == before
+
+
+# --- a registry with basic auth (htpasswd) ------------------------------------------------
+
+USER, PASSWORD = "trigger", "s3cret-registry-pw"
+AUTH_HOST = "auth.openrollout.test"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bcrypt(password: str) -> str:
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # the standard library's, on Python < 3.13: libxcrypt's bcrypt
+    except ImportError:
+        pytest.skip("no bcrypt for the htpasswd file (Python's crypt module is gone)")
+    hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+    assert hashed and hashed.startswith("$2"), "crypt has no bcrypt here"
+    return hashed
+
+
+def _start_registry(
+    tmp: Path, name: str, storage: Path, htpasswd: Path | None
+) -> tuple[subprocess.Popen, int]:
+    port = _free_port()
+    config = tmp / f"{name}.yml"
+    lines = [
+        "version: 0.1",
+        "log: {level: warn, accesslog: {disabled: true}}",
+        f"storage: {{filesystem: {{rootdirectory: {storage}}}}}",
+        f"http: {{addr: '127.0.0.1:{port}', secret: openrollout-test-{name}}}",
+    ]
+    if htpasswd is not None:
+        lines.append(f"auth: {{htpasswd: {{realm: openrollout-test, path: {htpasswd}}}}}")
+    config.write_text("\n".join(lines) + "\n")
+    process = subprocess.Popen(
+        [str(tools_dir() / "registry"), "serve", str(config)],
+        env={"OTEL_TRACES_EXPORTER": "none", "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / f"{name}.log").open("w"),
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).close()
+            break
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                break
+            raise
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(
+                    f"registry {name} did not start: {(tmp / f'{name}.log').read_text()}"
+                ) from None
+            time.sleep(0.1)
+    return process, port
+
+
+@pytest.fixture
+def auth_registry(tmp_path, namespace):
+    """A registry with basic auth (htpasswd, bcrypt) holding trig:latest (v1): its port, and v1's digest.
+
+    openrollout-images pushes anonymously, so a second registry without auth, on the same storage,
+    takes the push; the one with auth serves it."""
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"{USER}:{_bcrypt(PASSWORD)}\n")
+    started = []
+    try:
+        plain, plain_port = _start_registry(tmp_path, "plain", storage, None)
+        started.append(plain)
+        # the source manifest has to be in this storage first: copy testapp:v1 over from the cluster's registry
+        subprocess.run(
+            [
+                str(tools_dir() / "openrollout-images"),
+                "push",
+                "--registry",
+                f"127.0.0.1:{plain_port}",
+                "--binary",
+                str(tools_dir() / "openrollout-testapp"),
+                "--only",
+                "v1",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        digest = tag("openrollout/testapp:v1", "openrollout/trig:latest", plain_port)
+        secured, port = _start_registry(tmp_path, "auth", storage, htpasswd)
+        started.append(secured)
+        yield port, digest
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_registry_with_basic_auth(run_task, namespace, apps_v1, core_v1, tmp_path, auth_registry):
+    port, digest = auth_registry
+    reference = f"{AUTH_HOST}/openrollout/trig:latest"
+    body = deployment(namespace, image=reference)
+
+    anonymous = run_task(
+        "rollout", {"definition": body, "image_trigger": {"registries": registries(port, AUTH_HOST)}}
+    )
+    assert anonymous["failed"]
+    assert (
+        f"registry {AUTH_HOST} at http://127.0.0.1:{port}: 401 Unauthorized, and no credentials"
+        in anonymous["msg"]
+    )
+
+    wrong = run_task(
+        "rollout",
+        {
+            "definition": body,
+            "image_trigger": {
+                "registries": registries(port, AUTH_HOST, username=USER, password="not-" + PASSWORD)
+            },
+        },
+    )
+    assert wrong["failed"] and wrong["changed"] is False
+    assert wrong["msg"] == (
+        f"image_trigger: image {reference}: registry {AUTH_HOST} at http://127.0.0.1:{port}: 401 Unauthorized: "
+        f"the credentials from image_trigger.registries ({AUTH_HOST}) refused. Nothing was changed"
+    )
+    assert PASSWORD not in wrong["_stdout"]
+    with pytest.raises(client.ApiException):
+        apps_v1.read_namespaced_deployment("web", namespace)
+
+    given = run_task(
+        "rollout",
+        {
+            "definition": body,
+            "image_trigger": {"registries": registries(port, AUTH_HOST, username=USER, password=PASSWORD)},
+        },
+        diff=True,
+    )
+    assert_ok(given, True)
+    assert images(apps_v1, namespace) == [f"{reference}@{digest}"]
+    assert PASSWORD not in json.dumps(given)
+
+    config = tmp_path / "docker" / "config.json"
+    config.parent.mkdir()
+    pair = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    config.write_text(json.dumps({"auths": {f"https://{AUTH_HOST}": {"auth": pair}}}))
+    from_config = run_task(
+        "rollout",
+        {
+            "definition": body,
+            "image_trigger": {"registries": registries(port, AUTH_HOST), "docker_config": str(config)},
+        },
+    )
+    assert_ok(from_config, False)
+    assert from_config["image_trigger"][0]["digest"] == digest
+
+    # the pod template's imagePullSecrets (kubernetes.io/dockerconfigjson)
+    core_v1.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "pull"},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {
+                ".dockerconfigjson": base64.b64encode(
+                    json.dumps({"auths": {AUTH_HOST: {"username": USER, "password": PASSWORD}}}).encode()
+                ).decode()
+            },
+        },
+    )
+    with_secret = deployment(namespace, image=reference)
+    with_secret["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": "pull"}]
+    from_secret = run_task(
+        "rollout",
+        {"definition": with_secret, "image_trigger": {"registries": registries(port, AUTH_HOST)}},
+        diff=True,
+    )
+    assert_ok(from_secret, True)  # the template gained imagePullSecrets; the digest is the same
+    assert from_secret["image_trigger"][0]["moved"] is False
+    assert PASSWORD not in json.dumps(from_secret) and pair not in json.dumps(from_secret)
+
+
+def test_the_real_node_pulls_the_digest(run_task, namespace, core_v1, apps_v1, real_node):
+    v1 = tag("openrollout/testapp:v1", f"{repository(namespace)}:latest")
+    container = app_container(image=image(namespace))
+    args = {
+        "definition": app_deployment(namespace, replicas=1, container=container),
+        "image_trigger": {"registries": registries()},
+        "wait_timeout": 180,
+    }
+    assert_ok(run_task("rollout", args), True)
+    v2 = tag("openrollout/testapp:v2", f"{repository(namespace)}:latest")
+    rolled = run_task("rollout", args)
+    assert_ok(rolled, True)
+    assert moved(rolled) == [("app", v1, v2, True)]
+    pods = [
+        pod
+        for pod in core_v1.list_namespaced_pod(namespace, label_selector="app=web").items
+        if pod.metadata.deletion_timestamp is None and pod.status.phase == "Running"
+    ]
+    assert [pod.spec.containers[0].image for pod in pods] == [f"{image(namespace)}@{v2}"]
+    statuses = pods[0].status.container_statuses
+    assert statuses[0].ready and statuses[0].image_id.endswith(f"@{v2}"), statuses[0].image_id
