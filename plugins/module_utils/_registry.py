@@ -100,7 +100,7 @@ def parse_reference(text: str) -> ImageReference:
     """
     if not isinstance(text, str) or not text or text != text.strip():
         raise ImageReferenceError(f"{text!r} is not an image reference")
-    rest, _, digest = text.partition("@")
+    rest, _sep, digest = text.partition("@")
     if digest and not _DIGEST_RE.match(digest):
         raise ImageReferenceError(f"{text!r} is not an image reference: the digest {digest!r} is malformed")
     slash = rest.rfind("/")
@@ -140,7 +140,7 @@ def parse_challenge(header: str) -> Tuple[str, Dict[str, str]]:
     ("basic", {"realm": "Registry"}). Quoted values may hold commas and escaped quotes.
     """
     header = (header or "").strip()
-    scheme, _, rest = header.partition(" ")
+    scheme, _sep, rest = header.partition(" ")
     params: Dict[str, str] = {}
     for match in re.finditer(r'\s*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?', rest):
         value = match.group(2)
@@ -190,7 +190,7 @@ def config_auths(config: Any, source: str) -> Dict[str, Credentials]:
                 decoded = base64.b64decode(entry["auth"], validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
                 continue
-            username, _, password = decoded.partition(":")
+            username, _sep, password = decoded.partition(":")
         if isinstance(username, str) and isinstance(password, str) and username:
             found.setdefault(registry_host(key), Credentials(username, password, source))
     return found
@@ -279,7 +279,7 @@ class Registry:
                 reason = getattr(exc, "reason", None) or exc
                 raise RegistryError(f"{where}: not reachable ({reason})") from None
 
-        status, answer, _ = exchange("HEAD", {})
+        status, answer, _body = exchange("HEAD", {})
         auth: Dict[str, str] = {}
         used: Optional[Credentials] = None
         if status == 401:
@@ -298,7 +298,7 @@ class Registry:
                 auth = {"Authorization": "Bearer " + self._token(ref, params, used, where, send)}
             else:
                 raise RegistryError(f"{where}: 401 Unauthorized with an unknown challenge {scheme!r}", 401)
-            status, answer, _ = exchange("HEAD", auth)
+            status, answer, _body = exchange("HEAD", auth)
         if status == 405 or (status == 200 and not _header(answer, "Docker-Content-Digest")):
             status, answer, body = exchange("GET", auth)
             if status == 200 and not _header(answer, "Docker-Content-Digest"):
@@ -335,7 +335,7 @@ class Registry:
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         headers = {"Authorization": _basic(credentials)} if credentials else {}
         try:
-            status, _, body = send("GET", url, headers)
+            status, _headers, body = send("GET", url, headers)
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise RegistryError(f"{where}: its token service {realm} is not reachable ({reason})") from None

@@ -280,7 +280,7 @@ def test_resolve_definition_mode_pins_and_reports():
 def test_resolve_name_mode_follows_the_live_tag():
     request = build_request({"name": "web", "namespace": "shop", "image_trigger": {}})
     client = FakeClient(live(f"r.example/web:latest@{OLD}"))
-    pinned, entries, _ = resolve(client, request, Answers({"/v2/web/manifests/latest": OLD}))
+    pinned, entries, _warnings = resolve(client, request, Answers({"/v2/web/manifests/latest": OLD}))
     assert pinned.images == {"app": f"r.example/web:latest@{OLD}"}
     assert entries[0]["moved"] is False
 
@@ -320,7 +320,7 @@ def test_resolve_uses_registries_url_and_pull_secrets():
     answers = Answers({"/v2/web/manifests/latest": NEW}, password="pw")
     _pinned, entries, warnings = resolve(client, request, answers)
     assert entries[0]["digest"] == NEW and entries[0]["previous_digest"] is None
-    assert {url for url, _ in answers.asked} == {"http://127.0.0.1:9"}
+    assert {asked[0] for asked in answers.asked} == {"http://127.0.0.1:9"}
     assert ("secrets", "pull") in client.reads
     assert warnings == ["imagePullSecret shop/gone not found: skipped"]
 
