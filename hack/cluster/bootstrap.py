@@ -23,6 +23,8 @@ What `credentials` writes (all throw-away: down.sh deletes the state directory):
   kubelet.kubeconfig                   user system:node:<REAL_NODE_NAME>, group system:nodes
                                        (the Node authorizer's identity for a kubelet)
   kube-proxy.kubeconfig                user system:kube-proxy (bootstrap RBAC: system:node-proxier)
+  prometheus.kubeconfig                user "openrollout-prometheus": its Kubernetes service discovery,
+                                       may only get, list and watch pods (prometheus/rbac.yaml)
 
 Only the standard library and `cryptography` are needed.
 """
@@ -72,6 +74,7 @@ IDENTITIES = (
     Identity("kwok", "kwok", ("system:masters",)),
     Identity("kubelet", f"system:node:{REAL_NODE_NAME}", ("system:nodes",)),
     Identity("kube-proxy", "system:kube-proxy", ()),
+    Identity("prometheus", "openrollout-prometheus", ()),
 )
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the local control plane from upstream Go modules into the cache:
-#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy, etcd, kwok
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy, etcd, kwok,
+#   prometheus (unless CLUSTER_PROMETHEUS=0)
 # and the real node's own tools (hack/cluster/go/testapp, images, registry) into TOOLS_BIN_DIR.
 # Only what is missing is built, so the first run takes minutes and later ones nothing.
 set -euo pipefail
@@ -17,7 +18,7 @@ go_minor="$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')"
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 mkdir -p "$CLUSTER_BIN_DIR"
 
-build() { # build <wrapper dir> <ldflags> <package>...
+build() { # build <wrapper dir> <ldflags> <package>...; build tags in $build_tags, if any
   local dir="$1" ldflags="$2"; shift 2
   local missing=()
   for pkg in "$@"; do [ -x "$CLUSTER_BIN_DIR/$(basename "$pkg")" ] || missing+=("$pkg"); done
@@ -25,7 +26,7 @@ build() { # build <wrapper dir> <ldflags> <package>...
   echo "cluster build: building ${missing[*]##*/} (first run only; a few minutes per component)"
   local tmp; tmp="$(mktemp -d "$CLUSTER_BIN_DIR/.build.XXXXXX")"
   local start=$SECONDS
-  if ! (cd "$here/go/$dir" && go build -trimpath -ldflags "$ldflags" -o "$tmp/" "${missing[@]}"); then
+  if ! (cd "$here/go/$dir" && go build -trimpath ${build_tags:+-tags "$build_tags"} -ldflags "$ldflags" -o "$tmp/" "${missing[@]}"); then
     rm -rf "$tmp"
     die "go build failed in hack/cluster/go/$dir (compiler output above)."
   fi
@@ -51,6 +52,18 @@ build kubernetes "$kube_ldflags" \
 build etcd "-s -w" openrollout.local/cluster/etcd
 [ -x "$CLUSTER_BIN_DIR/etcd" ] || die "etcd missing after build"
 build kwok "-s -w" sigs.k8s.io/kwok/cmd/kwok
+# Prometheus with the Kubernetes service discovery only (file and HTTP are always in): none of the
+# cloud ones, whose SDKs would double its build. No web UI either (its assets are built with npm):
+# the HTTP API is all there. About 5 min cold.
+if [ "${CLUSTER_PROMETHEUS:-1}" != 0 ]; then
+  prom_ldflags="-s -w"
+  for kv in Version="${PROMETHEUS_VERSION#v}" Revision=openrollout-built-from-go-modules Branch=HEAD \
+    BuildUser=openrollout BuildDate=19700101-00:00:00; do
+    prom_ldflags+=" -X github.com/prometheus/common/version.$kv"
+  done
+  build_tags=remove_all_sd,enable_kubernetes_sd build prometheus "$prom_ldflags" \
+    github.com/prometheus/prometheus/cmd/prometheus
+fi
 
 # build_tool <module dir> <binary> <package>: one binary of ours into TOOLS_BIN_DIR, static.
 build_tool() {

@@ -6,6 +6,8 @@
 #   etcd/                 etcd data
 #   kwok/                 generated kwok config
 #   logs/<component>.log  pids/<component>.pid
+#   node/                 the real node's (node.sh)
+#   prometheus/           Prometheus' config and data (prometheus.sh); prometheus-url its address
 # shellcheck shell=bash disable=SC2034
 
 cluster_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,10 +43,16 @@ apiserver_ready() {
   [ "$("$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=3s get --raw /readyz 2>/dev/null)" = "ok" ]
 }
 
-# all_alive: every component has a live process (the real node's too, when it was started).
+# optional_components: the components of the real node and Prometheus, when they were started.
+optional_components() {
+  [ ! -d "$NODE_DIR" ] || printf '%s\n' "${NODE_COMPONENTS[@]}"
+  [ ! -d "$PROMETHEUS_DIR" ] || echo prometheus
+}
+
+# all_alive: every component has a live process (the real node's and Prometheus too, when started).
 all_alive() {
-  local c extra=()
-  [ ! -d "$NODE_DIR" ] || extra=("${NODE_COMPONENTS[@]}")
+  local c extra
+  mapfile -t extra < <(optional_components)
   for c in "${COMPONENTS[@]}" "${extra[@]}"; do
     [ -n "$(component_pid "$c")" ] || return 1
   done
@@ -78,9 +86,11 @@ stop_component() {
   [ -z "$pid" ] || stop_pids "$pid"
 }
 
-# stop_components: the real node first (pods, then its processes, then what it left on the host),
-# then every other live component in reverse start order. Safe when nothing runs.
+# stop_components: Prometheus first (it scrapes the node's pods), then the real node (pods, then its
+# processes, then what it left on the host), then every other live component in reverse start order.
+# Safe when nothing runs.
 stop_components() {
+  stop_component prometheus
   if [ -d "$NODE_DIR" ]; then node_teardown; fi
   local i c pid pids=()
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
@@ -104,3 +114,5 @@ cluster_lock() {
 
 # shellcheck source=node.sh
 . "$cluster_here/node.sh"
+# shellcheck source=prometheus.sh
+. "$cluster_here/prometheus.sh"

@@ -23,10 +23,8 @@ if [ -f "$CLUSTER_STATE_DIR/ports.env" ]; then
   echo "server:        https://127.0.0.1:${API_PORT:-?}   (apiserver ready: $ready)"
 fi
 echo "components:"
-node_components=()
-# shellcheck disable=SC2153 # NODE_COMPONENTS comes from node.sh, through lib.sh
-[ ! -d "$NODE_DIR" ] || node_components=("${NODE_COMPONENTS[@]}")
-for c in "${COMPONENTS[@]}" "${node_components[@]}"; do
+mapfile -t extra < <(optional_components)
+for c in "${COMPONENTS[@]}" "${extra[@]}"; do
   pid="$(component_pid "$c")"
   if [ -n "$pid" ]; then state="alive"; else state="DEAD"; pid="$(cat "$(pid_file "$c")" 2>/dev/null || echo -)"; fi
   printf '  %-24s pid %-8s %-6s log %s\n' "$c" "$pid" "$state" "$(log_file "$c")"
@@ -41,5 +39,10 @@ if [ -d "$NODE_DIR" ]; then
   [ ! -f "$NODE_DIR/images.txt" ] || { echo "  images in the registry ($REGISTRY_NAME):"; sed 's/^/    /' "$NODE_DIR/images.txt"; }
 else
   echo "real node: not started (CLUSTER_REAL_NODE=0)"
+fi
+if [ -d "$PROMETHEUS_DIR" ]; then
+  prometheus_state
+else
+  echo "prometheus: not started (CLUSTER_PROMETHEUS=0 or CLUSTER_REAL_NODE=0)"
 fi
 [ "$running" = true ] || exit 3

@@ -2,7 +2,8 @@
 # Start the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
 # and kwok (3 fake nodes), as background processes on 127.0.0.1 with free ports, state in
 # <repo>/.cluster; then the real node (node.sh: registry, containerd, kubelet, kube-proxy) unless
-# CLUSTER_REAL_NODE=0. Reuses a running cluster; cleans a stale one. See hack/cluster/README.md.
+# CLUSTER_REAL_NODE=0, and Prometheus scraping its pods (prometheus.sh) unless CLUSTER_PROMETHEUS=0.
+# Reuses a running cluster; cleans a stale one. See hack/cluster/README.md.
 set -euo pipefail
 cluster_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -35,6 +36,7 @@ if real_node_wanted; then
   node_prerequisites || die "the real node cannot start (see above)"
   node_claim >&2 || die "the real node cannot start (see above)"
 fi
+if prometheus_wanted; then BINARIES+=(prometheus); fi
 missing() { for bin in "${BINARIES[@]}"; do [ -x "$CLUSTER_BIN_DIR/$bin" ] || return 0; done; return 1; }
 if missing; then # first run: build (minutes); build.sh is a no-op once everything is cached
   say "binaries missing in $CLUSTER_BIN_DIR: building them with hack/cluster/build.sh (make cluster-build)"
@@ -69,8 +71,8 @@ on_exit() {
 trap on_exit EXIT
 
 read -r ETCD_PORT ETCD_PEER_PORT API_PORT KCM_PORT SCHED_PORT KWOK_PORT \
-  REGISTRY_PORT KUBELET_PORT KUBELET_HEALTHZ_PORT PROXY_HEALTHZ_PORT PROXY_METRICS_PORT \
-  < <("$PYTHON" "$cluster_here/bootstrap.py" free-ports 11)
+  REGISTRY_PORT KUBELET_PORT KUBELET_HEALTHZ_PORT PROXY_HEALTHZ_PORT PROXY_METRICS_PORT PROMETHEUS_PORT \
+  < <("$PYTHON" "$cluster_here/bootstrap.py" free-ports 12)
 cat >"$CLUSTER_STATE_DIR/ports.env" <<EOF
 ETCD_PORT=$ETCD_PORT
 ETCD_PEER_PORT=$ETCD_PEER_PORT
@@ -88,6 +90,7 @@ PROXY_HEALTHZ_PORT=$PROXY_HEALTHZ_PORT
 PROXY_METRICS_PORT=$PROXY_METRICS_PORT
 EOF
 fi
+if prometheus_wanted; then echo "PROMETHEUS_PORT=$PROMETHEUS_PORT" >>"$CLUSTER_STATE_DIR/ports.env"; fi
 "$PYTHON" "$cluster_here/bootstrap.py" credentials "$CLUSTER_STATE_DIR" "$API_PORT"
 cp "$CLUSTER_STATE_DIR/admin.kubeconfig" "$KUBECONFIG_PATH"
 pki="$CLUSTER_STATE_DIR/pki"
@@ -250,8 +253,9 @@ start kube-scheduler "$CLUSTER_BIN_DIR/kube-scheduler" \
   --kube-api-burst=200 \
   --v=1
 
-# kwok serves container logs from Logs objects: their CRD must exist before kwok starts.
-kc apply -f "$cluster_here/kwok/crds/kwok.x-k8s.io_logs.yaml" >/dev/null
+# kwok serves container logs from Logs objects: their CRD must exist before kwok starts. Prometheus'
+# role goes in the same call (one kubectl less), whether Prometheus runs or not.
+kc apply -f "$cluster_here/kwok/crds/kwok.x-k8s.io_logs.yaml" -f "$cluster_here/prometheus/rbac.yaml" >/dev/null
 wait_for kube-apiserver "the Logs CRD to be established" \
   kc wait --for=condition=Established --timeout=5s crd/logs.kwok.x-k8s.io
 cat >"$CLUSTER_STATE_DIR/kwok/cluster-logs.yaml" <<EOF
@@ -334,6 +338,16 @@ if real_node_wanted; then
     --v=1
   start kube-proxy "$CLUSTER_BIN_DIR/kube-proxy" --config="$NODE_DIR/kube-proxy.yaml" --v=1
 fi
+if prometheus_wanted; then
+  say "starting prometheus (127.0.0.1:$PROMETHEUS_PORT), scraping the annotated pods of $REAL_NODE_NAME every $PROMETHEUS_SCRAPE_INTERVAL"
+  prometheus_config
+  echo "http://127.0.0.1:$PROMETHEUS_PORT" >"$PROMETHEUS_URL_FILE"
+  start prometheus "$CLUSTER_BIN_DIR/prometheus" \
+    --config.file="$PROMETHEUS_DIR/prometheus.yml" \
+    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+    --storage.tsdb.path="$PROMETHEUS_DIR/data" \
+    --storage.tsdb.retention.time=1d
+fi
 
 # --- 6. wait until usable --------------------------------------------------------------------
 wait_for kube-controller-manager "kube-controller-manager /healthz" healthz "$KCM_PORT"
@@ -343,6 +357,7 @@ if real_node_wanted; then
   wait_for kubelet "node $REAL_NODE_NAME Ready (kubelet)" real_node_ready
   wait_for kube-proxy "kube-proxy /healthz" http_ok "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz"
 fi
+if prometheus_wanted; then wait_for prometheus "prometheus /-/ready" prometheus_ready; fi
 wait_for kube-controller-manager "ServiceAccount default/default" kc get serviceaccount default -n default
 wait_for kube-apiserver "RBAC (admin can do anything, default SA cannot)" rbac_enforced
 "$cluster_here/gateway-api.sh" || fail kube-apiserver "installing the Gateway API CRDs failed (see above)"
@@ -351,6 +366,9 @@ check_alive
 say "local cluster ready in $((SECONDS - start_time))s"
 if real_node_wanted; then
   echo "  real node:  $REAL_NODE_NAME (taint $REAL_NODE_TAINT_KEY, label $REAL_NODE_LABEL), images $TESTAPP_IMAGE:{v1,v2,v3,broken}"
+fi
+if prometheus_wanted; then
+  echo "  prometheus: $(cat "$PROMETHEUS_URL_FILE") (pods annotated prometheus.io/scrape: \"true\")"
 fi
 echo "  kubeconfig: $KUBECONFIG_PATH"
 echo "  server:     https://127.0.0.1:$API_PORT"
