@@ -815,11 +815,19 @@ class AnalysisRun:
         return _redacted_measurement(measurement, self)
 
     def error(
-        self, name: str, message: str, *, started_at: float, finished_at: float, value: Any = None
+        self,
+        name: str,
+        message: str,
+        *,
+        started_at: float,
+        finished_at: float,
+        value: Any = None,
+        fatal: bool = False,
     ) -> Measurement:
-        """A measurement of metric ``name`` whose provider failed (phase Error), message redacted."""
+        """A measurement of metric ``name`` whose provider failed (phase Error), message redacted;
+        ``fatal`` when no retry would mend it (see :class:`Measurement`)."""
         self.metric(name)
-        return Measurement(name, PHASE_ERROR, started_at, finished_at, value, self.redact(message))
+        return Measurement(name, PHASE_ERROR, started_at, finished_at, value, self.redact(message), fatal)
 
 
 def _redact_all(value: Any, run: AnalysisRun) -> Any:
@@ -843,6 +851,7 @@ def _redacted_measurement(measurement: Measurement, run: AnalysisRun) -> Measure
         measurement.finished_at,
         measurement.value,
         message,
+        measurement.fatal,
     )
 
 
@@ -925,6 +934,9 @@ class Measurement:
     ``phase`` is Successful, Failed, Inconclusive or Error. Build it with :func:`measure` (the
     conditions decide), :meth:`AnalysisRun.error` (the provider failed), or directly when the
     provider decides itself (a job: Complete is Successful, Failed is Failed).
+
+    ``fatal``: an Error that no retry mends, as the provider rejected the metric itself (a query
+    Prometheus cannot parse): the metric is Error at once, consecutiveErrorLimit is not waited for.
     """
 
     metric: str
@@ -933,6 +945,7 @@ class Measurement:
     finished_at: float
     value: Any = None
     message: str = ""
+    fatal: bool = False
 
     def __post_init__(self) -> None:
         if self.phase not in COMPLETED_PHASES:
@@ -1095,6 +1108,8 @@ def assess_metric(
         phase, reason = _limits_phase(
             metric, counts[PHASE_FAILED], counts[PHASE_INCONCLUSIVE], consecutive_error
         )
+        if measurement.fatal and measurement.phase == PHASE_ERROR:
+            phase, reason = PHASE_ERROR, "an error no retry mends (consecutiveErrorLimit not waited for)"
         count = len(taken) - counts[PHASE_ERROR]
         if not phase and target is not None and count >= target:
             phase = PHASE_SUCCESSFUL

@@ -59,7 +59,13 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 class ProviderError(Exception):
-    """A measurement could not be taken; the message says why (it becomes the Error's message)."""
+    """A measurement could not be taken; the message says why (it becomes the Error's message).
+    ``fatal``: no retry would mend it (the provider rejected the metric itself), so the metric is
+    Error at once instead of after consecutiveErrorLimit."""
+
+    def __init__(self, message: str, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
 
 
 @dataclass(frozen=True)
@@ -161,8 +167,12 @@ def prometheus_query(metric: Metric, http: Http, now: Callable[[], float] = time
         raise ProviderError(f"Prometheus at {address} answered {answer.status}, not its API's JSON: {text!r}")
     if document.get("status") != "success":
         kind = document.get("errorType") or f"HTTP {answer.status}"
+        # 400 bad_data: Prometheus cannot parse the query (a PromQL syntax error, an unknown
+        # function); asking again gives the same answer, so the metric is Error at once.
+        fatal = answer.status == 400 and kind == "bad_data"
         raise ProviderError(
-            f"Prometheus query {query!r} failed: {kind}: {document.get('error', '')}".rstrip(": ")
+            f"Prometheus query {query!r} failed: {kind}: {document.get('error', '')}".rstrip(": "),
+            fatal=fatal,
         )
     data = document.get("data") or {}
     result_type, result = data.get("resultType"), data.get("result")

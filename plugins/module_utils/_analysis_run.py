@@ -77,7 +77,9 @@ class AnalysisRunner:
         try:
             value = self.providers[metric.provider_type](metric, number)
         except ProviderError as exc:
-            return self.run.error(metric.name, str(exc), started_at=start, finished_at=self.clock())
+            return self.run.error(
+                metric.name, str(exc), started_at=start, finished_at=self.clock(), fatal=exc.fatal
+            )
         if isinstance(value, Measurement):
             return Measurement(
                 value.metric,
@@ -86,6 +88,7 @@ class AnalysisRunner:
                 value.finished_at,
                 redacted(value.value, self.run),
                 self.run.redact(value.message),
+                value.fatal,
             )
         measurement = self.run.measure(metric.name, value, started_at=start, finished_at=self.clock())
         return measurement

@@ -531,6 +531,20 @@ def test_assess_metric_message_is_the_last_measurement_s():
     )
 
 
+def test_a_fatal_error_completes_the_metric_at_once():
+    # A provider's error that no retry mends (Prometheus' bad_data): Error at the first one, whatever
+    # consecutiveErrorLimit says; an ordinary Error still waits for the limit.
+    run = run_of(metric(interval="1m", count=5, consecutiveErrorLimit=4))
+    rejected = Measurement("m", E, 0.0, 0.0, None, "bad_data: parse error", fatal=True)
+    result = assess_metric(run.metrics[0], [m(S), rejected])
+    assert (result.phase, result.error, result.consecutive_error) == (E, 1, 1)
+    assert result.assessment == (
+        'Metric "m" assessed Error due to an error no retry mends (consecutiveErrorLimit not waited for)'
+    )
+    assert assess_metric(run.metrics[0], [m(S), m(E)]).phase == PHASE_RUNNING
+    assert run.error("m", "x", started_at=0, finished_at=0, fatal=True).fatal is True
+
+
 def test_assess_metric_refuses_another_metric_s_measurement():
     run = run_of(metric())
     with pytest.raises(ValueError, match="a measurement of 'other' given for metric 'm'"):

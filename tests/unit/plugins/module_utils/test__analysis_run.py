@@ -143,6 +143,34 @@ def test_errors_retry_after_ten_seconds_and_reset_on_success_then_error_after_th
     )
 
 
+def test_a_fatal_error_ends_the_metric_at_once_without_waiting_for_the_error_limit():
+    clock = FakeClock()
+    run = analysis(
+        [
+            {"name": "ok", "interval": "5s", "count": 3, "provider": WEB},
+            {
+                "name": "rate",
+                "interval": "5s",
+                "count": 3,
+                "successCondition": "result[0] < 0.05",
+                "provider": {"prometheus": {"address": "http://p", "query": "sum(("}},
+            },
+        ]
+    )
+    rejected = ProviderError("Prometheus query 'sum((' failed: bad_data: 1:6: parse error", fatal=True)
+    prometheus = scripted([rejected], clock, took=0)
+    outcome = AnalysisRunner(
+        run, {"web": scripted([1, 1, 1], clock, took=0), "prometheus": prometheus}, clock, clock.sleep
+    ).run_to_end()
+    assert outcome.result.phase == "Error"
+    assert [(m.metric, m.phase) for m in outcome.measurements] == [("ok", "Successful"), ("rate", "Error")]
+    assert clock.sleeps == [] and len(prometheus.calls) == 1
+    assert outcome.result.message == (
+        'Metric "rate" assessed Error due to an error no retry mends (consecutiveErrorLimit not waited for): '
+        "\"Error Message: Prometheus query 'sum((' failed: bad_data: 1:6: parse error\""
+    )
+
+
 def test_dry_run_failure_does_not_decide():
     clock = FakeClock()
     run = analysis(
@@ -264,8 +292,15 @@ def test_prometheus_error_and_matrix():
         prom({"status": "error", "errorType": "bad_data", "error": "1:5: parse error: unexpected"}, 400)
     )
     metric = metric_of({"prometheus": {"address": "http://p", "query": "sum(("}})
-    with pytest.raises(ProviderError, match=r"Prometheus query 'sum\(\(' failed: bad_data: 1:5: parse error"):
+    with pytest.raises(
+        ProviderError, match=r"Prometheus query 'sum\(\(' failed: bad_data: 1:5: parse error"
+    ) as info:
         prometheus_query(metric, bad)
+    assert info.value.fatal is True  # the same query is rejected again: no retry
+    overloaded = Http(prom({"status": "error", "errorType": "unavailable", "error": "too many queries"}, 503))
+    with pytest.raises(ProviderError, match="unavailable: too many queries") as info:
+        prometheus_query(metric, overloaded)
+    assert info.value.fatal is False
     matrix = Http(prom({"status": "success", "data": {"resultType": "matrix", "result": []}}))
     with pytest.raises(ProviderError, match="metric type not supported: the query gives a matrix"):
         prometheus_query(metric, matrix)
