@@ -5,6 +5,8 @@ are the test app's (hack/cluster/go/testapp/README.md), pulled by containerd fro
 loopback. `Load` runs the test app's own load generator from this machine against a Service's
 ClusterIP: kube-proxy's rules send each request to a pod's network namespace on the node's bridge,
 a new connection each time, so a pod that stops serving is seen at once. Nothing leaves the machine.
+The cluster's Prometheus (hack/cluster/prometheus.sh) scrapes the pods of `app_deployment(scrape=True)`:
+`prometheus_url()` is its address, `prometheus_query()` asks its HTTP API.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,8 @@ TESTAPP = "registry.openrollout.test/openrollout/testapp"
 NODE_SELECTOR = {"openrollout.k8s/node": "real"}
 TOLERATION = {"key": "openrollout.k8s/real-node", "operator": "Exists", "effect": "NoSchedule"}
 APP_PORT = 8080
+# What the cluster's Prometheus keeps (hack/cluster/prometheus.sh): pods of the real node with these.
+SCRAPE_ANNOTATIONS = {"prometheus.io/scrape": "true", "prometheus.io/port": str(APP_PORT)}
 
 
 def tools_dir() -> Path:
@@ -80,9 +86,19 @@ def app_deployment(
     name: str = "web",
     container: dict[str, Any] | None = None,
     pod_spec: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
+    scrape: bool = False,
     **spec: Any,
 ) -> dict[str, Any]:
-    """A Deployment of the test app on the real node."""
+    """A Deployment of the test app on the real node.
+
+    ``labels`` are added to the pods' (not to the selector, which stays ``app: <name>``): a label a
+    Service of several Deployments selects, or ``version``, which Prometheus keeps as a target label.
+    ``scrape`` annotates the pods for the cluster's Prometheus, which then scrapes their /metrics.
+    """
+    metadata: dict[str, Any] = {"labels": {**(labels or {}), "app": name}}
+    if scrape:
+        metadata["annotations"] = dict(SCRAPE_ANNOTATIONS)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -91,7 +107,7 @@ def app_deployment(
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
             "template": {
-                "metadata": {"labels": {"app": name}},
+                "metadata": metadata,
                 "spec": on_real_node(
                     {
                         "containers": [container or app_container(version)],
@@ -213,3 +229,39 @@ def failed_requests(summary: dict[str, Any]) -> str:
     return (
         f"{summary.get('failed')} of {summary.get('sent')} failed: {summary.get('errors')}; at {fails[:20]}"
     )
+
+
+def prometheus_url() -> str:
+    """The address of the local cluster's Prometheus (hack/cluster/README.md, "Prometheus"), from
+    the state dir; a clear failure where the cluster was started without it."""
+    state = Path(os.environ.get("CLUSTER_STATE_DIR", REPO_ROOT / ".cluster"))
+    path = state / "prometheus-url"
+    if not path.exists():
+        raise RuntimeError(
+            f"the local cluster runs no Prometheus ({path} is missing): it was started with "
+            "CLUSTER_PROMETHEUS=0 or before Prometheus was added; restart it: hack/cluster/down.sh && hack/cluster/up.sh"
+        )
+    return path.read_text().strip()
+
+
+def prometheus_query(query: str, url: str | None = None) -> list[dict[str, Any]]:
+    """An instant query through Prometheus' HTTP API (/api/v1/query): its vector, as Prometheus
+    returns it (``[{"metric": {...}, "value": [time, "0.3"]}]``). Raises on an error answer."""
+    address = url or prometheus_url()
+    params = urllib.parse.urlencode({"query": query})
+    try:
+        with urllib.request.urlopen(f"{address}/api/v1/query?{params}", timeout=5) as answer:
+            body = json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read() or b"{}")
+    if body.get("status") != "success":
+        raise RuntimeError(f"Prometheus query {query!r}: {body.get('errorType')}: {body.get('error')}")
+    return list(body["data"]["result"])
+
+
+def prometheus_binary() -> Path:
+    """The cluster's Prometheus executable (built by hack/cluster/build.sh), read from its running
+    process, for a test that starts a Prometheus of its own."""
+    state = Path(os.environ.get("CLUSTER_STATE_DIR", REPO_ROOT / ".cluster"))
+    pid = (state / "pids" / "prometheus.pid").read_text().strip()
+    return Path(os.readlink(f"/proc/{pid}/exe"))

@@ -3,8 +3,9 @@
 - web: a tiny HTTP server this test starts on 127.0.0.1 (scripted answers per path; stopped to
   stop answering).
 - prometheus: `FakePrometheus`, a fake Prometheus HTTP API on 127.0.0.1 (/api/v1/query answering
-  a scripted vector or a parse error as Prometheus words it), until the local cluster's real
-  Prometheus (hack/cluster, `.cluster/prometheus-url`) has landed; the real one follows.
+  a scripted vector or a parse error as Prometheus words it), for the module's own plumbing. The
+  claims about real traffic are made on the local cluster's real Prometheus scraping real pods, in
+  test_prometheus.py.
 - kubernetes: a Deployment of KWOK pods, through rollout_info's reading.
 - job: Jobs of KWOK pods; the pod annotation `openrollout.test/exit-code` makes one fail with
   that code and the label `openrollout.test/logs` gives it a log (see test_hooks.py).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -381,7 +383,7 @@ def test_job_dry_run_failing_does_not_fail_the_analysis(run_task, namespace) -> 
 
 
 class FakePrometheus(TinyServer):
-    """A FAKE Prometheus (its /api/v1/query only), until the local cluster's real one lands:
+    """A FAKE Prometheus (its /api/v1/query only; the real one is test_prometheus.py's):
     `error_rate` is the answer to any query with 'errors' in it, the success rate to the others;
     a query with unbalanced brackets gets Prometheus' bad_data answer."""
 
@@ -443,3 +445,57 @@ def test_prometheus_provider_against_a_fake_prometheus(run_task, tmp_path: Path)
         )
     finally:
         prometheus.stop()
+
+
+def test_argo_template_inline_as_unsafe_text_in_a_playbook(cluster, tmp_path: Path) -> None:
+    """The module's first example: Argo's success-rate template (docs/features/analysis.md) pasted in
+    a playbook as `!unsafe` text, so Ansible leaves its {{args.service-name}} alone. Only the
+    address is the fake Prometheus'."""
+    from _ansible import ANSIBLE_PLAYBOOK, _environment
+
+    queries: list[str] = []
+    prometheus = FakePrometheus(error_rate=0.01)
+    answer = prometheus.routes["/api/v1/query"]
+
+    def recording(n: int, form: dict[str, list[str]]) -> Answer:
+        queries.append(form["query"][0])
+        return answer(n, form)
+
+    prometheus.routes["/api/v1/query"] = recording
+    module = __import__("ansible_collections.openrollout.k8s.plugins.modules.analysis", fromlist=["EXAMPLES"])
+    example = yaml.safe_load(module.EXAMPLES.replace("!unsafe ", ""))[0]["openrollout.k8s.analysis"]
+    template = example["template"].replace("http://prometheus.example.com:9090", prometheus.url)
+    indented = "\n".join("          " + line for line in template.splitlines())
+    playbook = tmp_path / "play.yml"
+    result_file = tmp_path / "result.json"
+    playbook.write_text(
+        f"""
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - openrollout.k8s.analysis:
+        kubeconfig: {cluster.kubeconfig}
+        args: {{service-name: web-canary.shop.svc.cluster.local}}
+        duration: 1s
+        template: !unsafe |
+{indented}
+      register: analysis
+    - ansible.builtin.copy: {{content: "{{{{ analysis | to_json }}}}", dest: {result_file}}}
+"""
+    )
+    try:
+        completed = subprocess.run(
+            [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env=_environment(None),
+        )
+    finally:
+        prometheus.stop()
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = json.loads(result_file.read_text())
+    assert result["phase"] == "Successful" and result["terminated"] is True
+    assert result["measurements"][0]["value"] == [0.99]
+    assert 'destination_service=~"web-canary.shop.svc.cluster.local"' in queries[0]
