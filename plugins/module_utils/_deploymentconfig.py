@@ -13,6 +13,12 @@ from typing import Any
 DC_API_VERSIONS = ("apps.openshift.io/v1", "v1")
 # DC annotations that only OpenShift's controllers read.
 _OPENSHIFT_ANNOTATION_PREFIXES = ("openshift.io/", "deploymentconfig.openshift.io/")
+# The labels OpenShift's DeploymentConfig controller adds to every pod of a DC, whatever its template
+# says (openshift/origin pkg/apps/util/util.go, MakeDeployment; the names in pkg/apps/util/const.go):
+# deploymentconfig=<dc name> and deployment=<dc name>-<latestVersion>. A Deployment's pods get only
+# their template's labels (and pod-template-hash).
+DC_POD_LABEL = "deploymentconfig"
+DC_REVISION_POD_LABEL = "deployment"
 
 
 class DeploymentConfigError(ValueError):
@@ -34,13 +40,36 @@ class ConvertedDeploymentConfig:
     # refuses but hand-written manifests have): (reference, container names). The rollout
     # module's image_trigger follows them (_rollout.build_request).
     docker_image_triggers: list[tuple[str, list[str]]] = field(default_factory=list)
+    # Why Services or NetworkPolicies that select OpenShift's own pod labels would lose the pods
+    # (None when the template carries deploymentconfig=<name> itself), for the run that creates the
+    # Deployment.
+    pod_label_warning: str | None = None
+
+
+def pod_label_warning(name: str, template_labels: dict[str, Any]) -> str | None:
+    """The warning for a DC whose pods get deploymentconfig=<name> only from OpenShift's controller.
+
+    None when the template has its own deploymentconfig label (``oc new-app`` writes
+    ``deploymentconfig: <name>`` into the selector and the template, so its Services keep matching).
+    """
+    if DC_POD_LABEL in template_labels:
+        return None
+    labels = ", ".join(f"{key}={value}" for key, value in sorted(template_labels.items())) or "none"
+    return (
+        f"OpenShift labels the pods of DeploymentConfig {name} {DC_POD_LABEL}={name} and "
+        f"{DC_REVISION_POD_LABEL}={name}-<n>; this Deployment's pods have only the template's labels "
+        f"({labels}). A Service, NetworkPolicy or PodDisruptionBudget that selects {DC_POD_LABEL}={name} "
+        f"stops matching them once the DeploymentConfig's pods are gone: add {DC_POD_LABEL}: {name} to "
+        "the template's labels, or select by the template's labels "
+        "(docs/deploymentconfig-migration.md#pod-labels-services-and-networkpolicies)"
+    )
 
 
 def image_trigger_warning(tag: str, containers: list[str]) -> str:
     """The warning for an ImageChange trigger from an ImageStreamTag that nothing replaces."""
     names = ", ".join(containers) or "its containers"
     first = containers[0] if containers else "app"
-    _repository, _, tag_name = tag.rpartition(":")
+    _repository, _sep, tag_name = tag.rpartition(":")
     return (
         f"ImageChange trigger ({tag} -> {names}) is not supported: Kubernetes has no image "
         "streams. To roll out when the tag moves, give image_trigger: {} with images: "
@@ -79,7 +108,9 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
     is dropped (``image_triggers`` says which, for a warning where it matters); from a DockerImage
     it goes to ``docker_image_triggers``, which the rollout module's image_trigger follows. A
     container left without an image for its trigger is the rollout's to refuse
-    (_rollout.blank_image_refusal). ``test: true`` is returned for the engine to scale to 0 after
+    (_rollout.blank_image_refusal). The labels OpenShift's controller adds to the pods
+    (deploymentconfig, deployment) are not added: ``pod_label_warning`` says so when the template
+    lacks deploymentconfig. ``test: true`` is returned for the engine to scale to 0 after
     success.
     """
     api_version = dc.get("apiVersion")
@@ -158,15 +189,21 @@ def convert(dc: dict[str, Any]) -> ConvertedDeploymentConfig:
         warnings=warnings,
         image_triggers=image_triggers,
         docker_image_triggers=docker_image_triggers,
+        pod_label_warning=pod_label_warning(
+            str(metadata["name"]), _dict(_dict(template.get("metadata")).get("labels"))
+        ),
         test=bool(spec.get("test")),
     )
 
 
 __all__ = [
+    "DC_POD_LABEL",
+    "DC_REVISION_POD_LABEL",
     "ConvertedDeploymentConfig",
     "DeploymentConfigError",
     "convert",
     "docker_image_trigger_warning",
     "image_trigger_warning",
     "is_deployment_config",
+    "pod_label_warning",
 ]

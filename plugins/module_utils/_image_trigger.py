@@ -78,7 +78,7 @@ def parse_options(raw: Any) -> Optional[TriggerOptions]:
         if not isinstance(entry, dict):
             raise ImageTriggerInputError(f"{what} must be a dictionary with host and url")
         host, url = _text(entry.get("host"), f"{what}.host"), _text(entry.get("url"), f"{what}.url")
-        scheme, _, rest = url.partition("://")
+        scheme, _sep, rest = url.partition("://")
         if scheme not in ("http", "https") or not rest.strip("/"):
             raise ImageTriggerInputError(
                 f"{what}.url must be an http:// or https:// URL of the registry, got {url!r}"

@@ -358,6 +358,8 @@ def build_request(params: dict[str, Any]) -> RolloutRequest:
             for tag, containers in converted.image_triggers
             if not (images and set(containers) <= set(images))
         ]
+        if converted.pod_label_warning:
+            creation_warnings.append(converted.pod_label_warning)
         if trigger is None:
             creation_warnings.extend(
                 docker_image_trigger_warning(reference, containers)

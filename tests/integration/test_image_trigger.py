@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,9 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from _realnode import app_container, app_deployment, tools_dir
+from _tasks import Task, run_tasks
 from kubernetes import client
 from test_hooks import hook, jobs
+from test_rbac import Grants, documented_roles, without
 from test_rollout import assert_ok, deployment, images, replica_sets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -376,6 +381,55 @@ def test_registry_with_basic_auth(run_task, namespace, apps_v1, core_v1, tmp_pat
     assert PASSWORD not in json.dumps(from_secret) and pair not in json.dumps(from_secret)
 
 
+def test_the_documented_role_reads_pull_secrets(auth_registry, k8s_api, cluster, namespace, core_v1, apps_v1):
+    """docs/rbac.md's rollout-image-trigger Role, as test_rbac proves the others: it is enough, and
+    without get on secrets the task fails naming it, before anything is written."""
+    port, digest = auth_registry
+    grants = Grants(k8s_api, namespace)
+    rules = documented_roles()["rollout-image-trigger"]
+    kubeconfig = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    server = {
+        "host": kubeconfig["clusters"][0]["cluster"]["server"],
+        "ca_cert": str(Path(cluster.kubeconfig).parent / "pki" / "ca.crt"),
+    }
+    pull = json.dumps({"auths": {AUTH_HOST: {"username": USER, "password": PASSWORD}}}).encode()
+    core_v1.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "pull"},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": base64.b64encode(pull).decode()},
+        },
+    )
+    reference = f"{AUTH_HOST}/openrollout/trig:latest"
+    body = deployment(namespace, image=reference)
+    body["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": "pull"}]
+    args = {
+        "namespace": namespace,
+        **server,
+        "definition": body,
+        "image_trigger": {"registries": registries(port, AUTH_HOST)},
+    }
+    no_get = "image-trigger-no-get-secrets"
+    run = run_tasks(
+        [
+            Task("rollout", {**args, "api_key": grants.token(no_get, without(rules, "secrets", "get"))}),
+            Task("rollout", {**args, "api_key": grants.token("image-trigger", rules)}),
+        ]
+    )
+    refused, rolled = run.results
+    assert refused["failed"] and refused["changed"] is False
+    assert (
+        f"forbidden: needs get on secrets in namespace {namespace} "
+        f"(user system:serviceaccount:{namespace}:{no_get})" in refused["msg"]
+    ), refused["msg"]
+    assert "imagePullSecret pull" in refused["msg"]
+    assert not rolled.get("failed"), rolled.get("msg")
+    assert rolled["changed"] is True and rolled["image_trigger"][0]["digest"] == digest
+    assert images(apps_v1, namespace) == [f"{reference}@{digest}"]
+    assert PASSWORD not in run.output
+
+
 def test_the_real_node_pulls_the_digest(run_task, namespace, core_v1, apps_v1, real_node):
     v1 = tag("openrollout/testapp:v1", f"{repository(namespace)}:latest")
     container = app_container(image=image(namespace))
@@ -397,3 +451,84 @@ def test_the_real_node_pulls_the_digest(run_task, namespace, core_v1, apps_v1, r
     assert [pod.spec.containers[0].image for pod in pods] == [f"{image(namespace)}@{v2}"]
     statuses = pods[0].status.container_statuses
     assert statuses[0].ready and statuses[0].image_id.endswith(f"@{v2}"), statuses[0].image_id
+
+
+# --- playbooks/image_trigger.yml as an AWX schedule runs it -------------------------------
+
+
+def _run_schedule(tmp_path: Path, cluster: Any, extravars: dict[str, Any]) -> Any:
+    """One scheduled job: ansible-runner with extra vars only, the cluster from K8S_AUTH_KUBECONFIG (as
+    test_ansible_runner does for deploy.yml)."""
+    ansible_runner = pytest.importorskip("ansible_runner")
+    job_dir = tmp_path / f"job{len(list(tmp_path.glob('job*')))}"
+    job_dir.mkdir()
+    return ansible_runner.run(
+        private_data_dir=str(job_dir),
+        project_dir=str(REPO_ROOT / "playbooks"),
+        playbook="image_trigger.yml",
+        extravars=extravars,
+        envvars={
+            "K8S_AUTH_KUBECONFIG": str(cluster.kubeconfig),
+            "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / "build"),
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        },
+        quiet=True,
+        timeout=600,
+    )
+
+
+def _job_result(job: Any) -> tuple[dict[str, Any], str]:
+    """The rollout task's result and the message of the report task."""
+    assert (job.status, job.rc) == ("successful", 0), "\n".join(job.stdout.read().splitlines()[-40:])
+    ok = [e["event_data"] for e in job.events if e.get("event") == "runner_on_ok"]
+    [rollout] = [e["res"] for e in ok if e.get("task_action") == "openrollout.k8s.rollout"]
+    [report] = [e["res"]["msg"] for e in ok if e.get("task") == "Say which tag moved"]
+    return rollout, report
+
+
+def test_the_awx_schedule_playbook_rolls_out_when_latest_moves(
+    run_task, namespace, apps_v1, cluster, tmp_path, monkeypatch
+):
+    # ansible-runner runs the ansible-playbook it finds on PATH: the venv's, as in an execution environment.
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    v1 = tag("openrollout/testapp:v1", f"{repository(namespace)}:latest")
+    created = run_task(
+        "rollout",
+        {
+            "definition": deployment(namespace, image=image(namespace)),
+            "image_trigger": {"registries": registries()},
+        },
+    )
+    assert_ok(created, True)
+    extravars = {
+        "image_trigger_name": "web",
+        "image_trigger_namespace": namespace,
+        "image_trigger_registries": registries(),
+    }
+
+    rollout, report = _job_result(_run_schedule(tmp_path, cluster, extravars))
+    assert rollout["changed"] is False and moved(rollout) == [("app", v1, v1, False)]
+    assert report == f"{namespace}/web: no tag moved; revision 1"
+
+    v2 = tag("openrollout/testapp:v2", f"{repository(namespace)}:latest")
+    rollout, report = _job_result(
+        _run_schedule(tmp_path, cluster, {**extravars, "image_trigger_check": True})
+    )
+    assert rollout["changed"] is True and moved(rollout) == [("app", v1, v2, True)]
+    assert report == f"{namespace}/web: {image(namespace)} moved from {v1} to {v2}; revision 2 (check mode)"
+    assert images(apps_v1, namespace) == [f"{image(namespace)}@{v1}"]  # check mode wrote nothing
+
+    rollout, report = _job_result(_run_schedule(tmp_path, cluster, extravars))
+    assert rollout["changed"] is True and rollout["revision"] == 2
+    assert report == f"{namespace}/web: {image(namespace)} moved from {v1} to {v2}; revision 2"
+    assert images(apps_v1, namespace) == [f"{image(namespace)}@{v2}"]
+
+    job = _run_schedule(tmp_path, cluster, extravars)
+    rollout, report = _job_result(job)
+    assert job.stats["changed"] == {} and report == f"{namespace}/web: no tag moved; revision 2"
+
+    # A schedule without the Deployment's name fails before anything is asked.
+    missing = _run_schedule(tmp_path, cluster, {"image_trigger_namespace": namespace})
+    assert (missing.status, missing.rc) == ("failed", 2)

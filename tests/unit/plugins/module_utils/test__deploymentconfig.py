@@ -115,11 +115,42 @@ def test_an_image_change_trigger_is_warned_about_unless_images_does_its_job():
     # Said by the run that creates the Deployment only (the engine), not by every run after it.
     request = build_request({"definition": given})
     assert request.warnings == ()
-    [warning] = request.creation_warnings
+    [warning] = [w for w in request.creation_warnings if w.startswith("ImageChange")]
     assert warning.startswith("ImageChange trigger (hello:latest -> helloworld) is not supported")
     # Given the image of each of its containers, the task does the trigger's job: no warning.
     request = build_request({"definition": given, "images": {"helloworld": "registry.example/hello:2"}})
-    assert request.creation_warnings == ()
+    assert not [w for w in request.creation_warnings if w.startswith("ImageChange")]
+
+
+def test_openshifts_own_pod_labels_are_warned_about_unless_the_template_has_them():
+    # OpenShift's controller labels every pod deploymentconfig=frontend and deployment=frontend-<n>
+    # (MakeDeployment); the Deployment's pods get the template's labels only.
+    given = dc()
+    converted = convert(given)
+    assert converted.deployment["spec"]["template"]["metadata"]["labels"] == {"app": "frontend"}
+    assert converted.pod_label_warning == (
+        "OpenShift labels the pods of DeploymentConfig frontend deploymentconfig=frontend and "
+        "deployment=frontend-<n>; this Deployment's pods have only the template's labels (app=frontend). "
+        "A Service, NetworkPolicy or PodDisruptionBudget that selects deploymentconfig=frontend stops "
+        "matching them once the DeploymentConfig's pods are gone: add deploymentconfig: frontend to the "
+        "template's labels, or select by the template's labels "
+        "(docs/deploymentconfig-migration.md#pod-labels-services-and-networkpolicies)"
+    )
+    # Said by the run that creates the Deployment (the engine), as the trigger warnings.
+    request = build_request({"definition": given})
+    assert request.warnings == () and request.creation_warnings == (converted.pod_label_warning,)
+
+    # oc new-app's DCs carry deploymentconfig=<name> in the template (and the selector): kept, no warning.
+    labelled = dc(selector={"deploymentconfig": "frontend"})
+    labelled["spec"]["template"]["metadata"]["labels"]["deploymentconfig"] = "frontend"
+    converted = convert(labelled)
+    assert converted.pod_label_warning is None
+    assert converted.deployment["spec"]["selector"] == {"matchLabels": {"deploymentconfig": "frontend"}}
+    assert converted.deployment["spec"]["template"]["metadata"]["labels"] == {
+        "app": "frontend",
+        "deploymentconfig": "frontend",
+    }
+    assert build_request({"definition": labelled}).creation_warnings == ()
 
 
 def test_a_container_left_blank_for_its_trigger_is_refused_unless_images_gives_it():

@@ -154,15 +154,13 @@ def test_build_request_takes_image_trigger_alone_in_name_mode():
 
 
 def dc(triggers, image=" "):
+    pods = template(("web", image), ("side", "r.example/side:1"))
+    pods["metadata"]["labels"]["deploymentconfig"] = "web"  # as oc new-app writes it: no pod-label warning
     return {
         "apiVersion": "apps.openshift.io/v1",
         "kind": "DeploymentConfig",
         "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {
-            "selector": {"app": "web"},
-            "template": template(("web", image), ("side", "r.example/side:1")),
-            "triggers": triggers,
-        },
+        "spec": {"selector": {"app": "web"}, "template": pods, "triggers": triggers},
     }
 
 
