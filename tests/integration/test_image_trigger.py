@@ -11,14 +11,21 @@ the digest written. The basic-auth test starts registries of its own from the bu
 from __future__ import annotations
 
 import base64
+import contextlib
+import datetime
+import http.server
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -218,9 +225,8 @@ def _bcrypt(password: str) -> str:
     return hashed
 
 
-def _start_registry(
-    tmp: Path, name: str, storage: Path, htpasswd: Path | None
-) -> tuple[subprocess.Popen, int]:
+def _start_registry(tmp: Path, name: str, storage: Path, auth: str | None) -> tuple[subprocess.Popen, int]:
+    """A registry serving ``storage``; ``auth`` its auth block (YAML flow), None for anonymous access."""
     port = _free_port()
     config = tmp / f"{name}.yml"
     lines = [
@@ -229,8 +235,8 @@ def _start_registry(
         f"storage: {{filesystem: {{rootdirectory: {storage}}}}}",
         f"http: {{addr: '127.0.0.1:{port}', secret: openrollout-test-{name}}}",
     ]
-    if htpasswd is not None:
-        lines.append(f"auth: {{htpasswd: {{realm: openrollout-test, path: {htpasswd}}}}}")
+    if auth is not None:
+        lines.append(f"auth: {auth}")
     config.write_text("\n".join(lines) + "\n")
     process = subprocess.Popen(
         [str(tools_dir() / "registry"), "serve", str(config)],
@@ -257,16 +263,14 @@ def _start_registry(
     return process, port
 
 
-@pytest.fixture
-def auth_registry(tmp_path, namespace):
-    """A registry with basic auth (htpasswd, bcrypt) holding trig:latest (v1): its port, and v1's digest.
+@contextlib.contextmanager
+def _secured_registry(tmp_path: Path, auth: str) -> Iterator[tuple[int, str]]:
+    """A registry with ``auth`` holding openrollout/trig:latest (v1): its port, and v1's digest.
 
     openrollout-images pushes anonymously, so a second registry without auth, on the same storage,
     takes the push; the one with auth serves it."""
     storage = tmp_path / "storage"
     storage.mkdir()
-    htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_text(f"{USER}:{_bcrypt(PASSWORD)}\n")
     started = []
     try:
         plain, plain_port = _start_registry(tmp_path, "plain", storage, None)
@@ -289,13 +293,22 @@ def auth_registry(tmp_path, namespace):
             timeout=120,
         )
         digest = tag("openrollout/testapp:v1", "openrollout/trig:latest", plain_port)
-        secured, port = _start_registry(tmp_path, "auth", storage, htpasswd)
+        secured, port = _start_registry(tmp_path, "auth", storage, auth)
         started.append(secured)
         yield port, digest
     finally:
         for process in started:
             process.terminate()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def auth_registry(tmp_path, namespace):
+    """A registry with basic auth (htpasswd, bcrypt) holding trig:latest (v1): its port, and v1's digest."""
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"{USER}:{_bcrypt(PASSWORD)}\n")
+    with _secured_registry(tmp_path, f"{{htpasswd: {{realm: openrollout-test, path: {htpasswd}}}}}") as found:
+        yield found
 
 
 def test_registry_with_basic_auth(run_task, namespace, apps_v1, core_v1, tmp_path, auth_registry):
@@ -379,6 +392,153 @@ def test_registry_with_basic_auth(run_task, namespace, apps_v1, core_v1, tmp_pat
     assert_ok(from_secret, True)  # the template gained imagePullSecrets; the digest is the same
     assert from_secret["image_trigger"][0]["moved"] is False
     assert PASSWORD not in json.dumps(from_secret) and pair not in json.dumps(from_secret)
+
+
+# --- a registry with token (Bearer) auth --------------------------------------------------
+
+TOKEN_SERVICE, TOKEN_ISSUER = "openrollout-test-registry", "openrollout-test-issuer"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class _TokenService:
+    """A docker token service (the distribution token spec), as a registry's auth server: it checks
+    Basic credentials and answers a JWT for the scope asked, signed ES256 by a self-signed
+    certificate whose chain (x5c) the registry checks against its rootcertbundle."""
+
+    def __init__(self, tmp: Path) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "openrollout test token service")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.bundle = tmp / "token-root.pem"
+        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        self.asked: list[tuple[str, dict[str, list[str]]]] = []  # (Authorization, query)
+        service = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                given = self.headers.get("Authorization", "")
+                service.asked.append((given, query))
+                pair = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+                if given != f"Basic {pair}":
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = json.dumps({"token": service.token(query)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, query: dict[str, list[str]]) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        access = []
+        for scope in query.get("scope", []):
+            kind, name, actions = scope.split(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        claims = {
+            "iss": TOKEN_ISSUER,
+            "sub": USER,
+            "aud": query.get("service", [""])[0],
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": secrets.token_hex(8),
+            "access": access,
+        }
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [self.x5c]}
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        r, s = decode_dss_signature(self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def auth(self) -> str:
+        return (
+            f"{{token: {{realm: '{self.realm}', service: {TOKEN_SERVICE}, issuer: {TOKEN_ISSUER}, "
+            f"rootcertbundle: {self.bundle}}}}}"
+        )
+
+
+def test_registry_with_token_auth(run_task, namespace, apps_v1, tmp_path):
+    """Bearer: the registry's 401 names its token service; the module gets a token there (with the
+    credentials, or none) and asks again with it, as docker pull does."""
+    pytest.importorskip("cryptography")
+    tokens = _TokenService(tmp_path)
+    try:
+        with _secured_registry(tmp_path, tokens.auth()) as (port, digest):
+            reference = f"{AUTH_HOST}/openrollout/trig:latest"
+            body = deployment(namespace, image=reference)
+            # The registry checks the tokens: one it did not get from its service is refused.
+            forged = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v2/openrollout/trig/manifests/latest",
+                headers={"Authorization": "Bearer " + _b64url(b"{}") + "." + _b64url(b"{}") + ".x"},
+                method="HEAD",
+            )
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(forged, timeout=5)
+            assert refused.value.code == 401
+
+            anonymous = run_task(
+                "rollout", {"definition": body, "image_trigger": {"registries": registries(port, AUTH_HOST)}}
+            )
+            assert anonymous["failed"] and anonymous["changed"] is False
+            assert anonymous["msg"] == (
+                f"image_trigger: image {reference}: registry {AUTH_HOST} at http://127.0.0.1:{port}: "
+                f"401 from its token service {tokens.realm}: anonymous access refused. Nothing was changed"
+            )
+            assert tokens.asked[-1] == (
+                "",
+                {"scope": ["repository:openrollout/trig:pull"], "service": [TOKEN_SERVICE]},
+            )
+
+            given = run_task(
+                "rollout",
+                {
+                    "definition": body,
+                    "image_trigger": {
+                        "registries": registries(port, AUTH_HOST, username=USER, password=PASSWORD)
+                    },
+                },
+            )
+            assert_ok(given, True)
+            assert given["image_trigger"][0]["digest"] == digest
+            assert images(apps_v1, namespace) == [f"{reference}@{digest}"]
+            assert tokens.asked[-1][0].startswith("Basic ")
+            assert PASSWORD not in json.dumps(given)
+    finally:
+        tokens.server.shutdown()
+        tokens.server.server_close()
 
 
 def test_the_documented_role_reads_pull_secrets(auth_registry, k8s_api, cluster, namespace, core_v1, apps_v1):
