@@ -190,6 +190,10 @@ class Load:
         )
         return self
 
+    def running(self) -> bool:
+        """Whether the generator still sends requests (it ends at its ``limit``)."""
+        return self._process is not None and self._process.poll() is None
+
     def stop(self) -> dict[str, Any]:
         assert self._process is not None, "Load.stop() before start()"
         if self._process.poll() is None:

@@ -17,8 +17,8 @@ every 2 s and answers the analysis' PromQL:
 - a v2 with errors rolled out while traffic runs is found Failed by the analysis and undone with
   rollout_undo. v1 serves again, without an error.
 
-The first six share one namespace and one load run (a module fixture). Their xdist group keeps them
-on one worker.
+The first seven share one namespace and one load run (a module fixture), in any order. Their xdist
+group keeps them on one worker.
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ def until(condition: Any, timeout: float, what: str) -> None:
 @dataclass
 class Scraped:
     namespace: str
+    url: str
     ratios: dict[str, float]
     settled_after: float
     load: Load
@@ -213,13 +214,24 @@ def scraped(core_v1: client.CoreV1Api, apps_v1: client.AppsV1Api, real_node: str
             90,
             "web-v1 and web-v2 available",
         )
-        load = Load(f"http://{ip}/", interval="10ms", limit="480s").start()
+        load = Load(f"http://{ip}/", interval="10ms", limit="600s").start()
         ratios = wait_for_ratios(error_ratio_query(namespace), timeout=90)
-        yield Scraped(namespace, ratios, time.monotonic() - started, load)
+        yield Scraped(namespace, f"http://{ip}/", ratios, time.monotonic() - started, load)
     finally:
         if load is not None:
             load.__exit__()
         core_v1.delete_namespace(namespace)
+
+
+@pytest.fixture
+def traffic(scraped: Scraped) -> Scraped:
+    """The module's namespace under load: the load started again, and the ratios settled again,
+    where its 10 min cap has ended it (a busy machine, tests of other modules in between)."""
+    if not scraped.load.running():
+        scraped.load.__exit__()
+        scraped.load = Load(scraped.url, interval="10ms", limit="600s").start()
+        scraped.ratios = wait_for_ratios(error_ratio_query(scraped.namespace), timeout=90)
+    return scraped
 
 
 def test_prometheus_scrapes_the_pods_and_sees_each_version_s_error_ratio(scraped: Scraped) -> None:
@@ -236,8 +248,8 @@ def test_prometheus_scrapes_the_pods_and_sees_each_version_s_error_ratio(scraped
     )
 
 
-def test_analysis_is_successful_on_the_healthy_version(run_task, scraped: Scraped) -> None:
-    result = run_task("analysis", {"metrics": [error_rate_metric(scraped.namespace, "v1")]})
+def test_analysis_is_successful_on_the_healthy_version(run_task, traffic: Scraped) -> None:
+    result = run_task("analysis", {"metrics": [error_rate_metric(traffic.namespace, "v1")]})
     assert not result.get("failed"), result.get("msg")
     assert result["phase"] == "Successful"
     assert [m["value"] for m in result["measurements"]] == [[0.0]] * 3
@@ -245,8 +257,8 @@ def test_analysis_is_successful_on_the_healthy_version(run_task, scraped: Scrape
     assert_documented("analysis", result)
 
 
-def test_analysis_fails_on_the_version_with_errors_and_names_the_metric(run_task, scraped: Scraped) -> None:
-    metric = error_rate_metric(scraped.namespace, "v2", failureLimit=1)
+def test_analysis_fails_on_the_version_with_errors_and_names_the_metric(run_task, traffic: Scraped) -> None:
+    metric = error_rate_metric(traffic.namespace, "v2", failureLimit=1)
     result = run_task("analysis", {"metrics": [metric]})
     assert result["failed"] is True
     assert result["phase"] == "Failed" and result["decided_by"] == "error-rate-v2"
@@ -258,8 +270,8 @@ def test_analysis_fails_on_the_version_with_errors_and_names_the_metric(run_task
     print("measurements:", [(m["finished_at"], m["phase"], m["value"]) for m in result["measurements"]])
 
 
-def test_a_dry_run_metric_that_fails_does_not_fail_the_analysis(run_task, scraped: Scraped) -> None:
-    metrics = [error_rate_metric(scraped.namespace, "v1"), error_rate_metric(scraped.namespace, "v2")]
+def test_a_dry_run_metric_that_fails_does_not_fail_the_analysis(run_task, traffic: Scraped) -> None:
+    metrics = [error_rate_metric(traffic.namespace, "v1"), error_rate_metric(traffic.namespace, "v2")]
     result = run_task("analysis", {"metrics": metrics, "dry_run_metrics": ["-v2$"]})
     assert not result.get("failed"), result.get("msg")
     assert result["phase"] == "Successful"
@@ -270,9 +282,9 @@ def test_a_dry_run_metric_that_fails_does_not_fail_the_analysis(run_task, scrape
     assert "dry-run, not deciding" in result["message"]
 
 
-def test_a_promql_syntax_error_fails_at_once_in_prometheus_words(run_task, scraped: Scraped) -> None:
-    metric = error_rate_metric(scraped.namespace, "v1", interval="30s", count=5)
-    query = f'sum(rate(testapp_requests_total{{namespace="{scraped.namespace}"}}[20s])'
+def test_a_promql_syntax_error_fails_at_once_in_prometheus_words(run_task, traffic: Scraped) -> None:
+    metric = error_rate_metric(traffic.namespace, "v1", interval="30s", count=5)
+    query = f'sum(rate(testapp_requests_total{{namespace="{traffic.namespace}"}}[20s])'
     metric["provider"]["prometheus"]["query"] = query
     result = run_task("analysis", {"metrics": [metric]})
     assert result["failed"] is True and result["phase"] == "Error"
@@ -294,7 +306,7 @@ def test_a_promql_syntax_error_fails_at_once_in_prometheus_words(run_task, scrap
 
 
 def test_argo_s_success_rate_template_from_its_docs_runs_unchanged(
-    run_task, scraped: Scraped, tmp_path: Path
+    run_task, traffic: Scraped, tmp_path: Path
 ) -> None:
     """Argo's template, with only its address changed, against the pods: irate over Prometheus'
     istio_requests_total, recorded from the test app's counter. Its metric has an interval and no
@@ -302,7 +314,7 @@ def test_argo_s_success_rate_template_from_its_docs_runs_unchanged(
     after the first measurement, as Argo terminates it when the rollout completes."""
     path = tmp_path / "success-rate.yaml"
     path.write_text(ARGO_SUCCESS_RATE.replace("http://prometheus.example.com:9090", prometheus_url()))
-    service = f"web-v1.{scraped.namespace}.svc.cluster.local"
+    service = f"web-v1.{traffic.namespace}.svc.cluster.local"
     result = run_task("analysis", {"src": str(path), "args": {"service-name": service}, "duration": "3s"})
     assert not result.get("failed"), result.get("msg")
     assert result["phase"] == "Successful" and result["terminated"] is True
@@ -312,7 +324,7 @@ def test_argo_s_success_rate_template_from_its_docs_runs_unchanged(
         "analysis",
         {
             "src": str(path),
-            "args": {"service-name": f"web-v2.{scraped.namespace}.svc.cluster.local"},
+            "args": {"service-name": f"web-v2.{traffic.namespace}.svc.cluster.local"},
             "duration": "3s",
         },
     )
@@ -321,16 +333,21 @@ def test_argo_s_success_rate_template_from_its_docs_runs_unchanged(
     assert bad["phase"] == "Successful" and bad["metrics"][0]["failed"] == 1
 
 
-def test_load_through_the_module_saw_only_the_injected_errors(scraped: Scraped) -> None:
-    """Last of the shared ones: the load generator's count agrees with Prometheus: the 500s are v2's
-    30%, v1 answered none. A request every 10 ms for minutes on 2 shared cores: a timeout or two of
-    the machine's load are named, not counted as the app's."""
-    summary = scraped.load.stop()
+def test_the_load_generator_counts_what_prometheus_sees(scraped: Scraped) -> None:
+    """The load generator's own count agrees with Prometheus: of 8 s of requests of its own (beside
+    the module's load), only v2 failed, with 500s, at about its 30% (a sample of v2's requests,
+    whose failures are evenly spread); v1 never. A timeout or two are the 2 shared cores' load,
+    named, not counted as the app's."""
+    with Load(scraped.url, interval="10ms", limit="8s") as load:
+        time.sleep(8)
+        summary = load.stop()
     errors = dict(summary["errors"])
     served_500 = errors.pop("http_500", 0)
     assert set(errors) <= {"timeout"} and sum(errors.values()) <= 5, failed_requests(summary)
+    failed_by = {point[2] for point in summary["timeline"] if point[1] == "fail" and point[2]}
+    assert failed_by == {"v2"}, failed_requests(summary)
     assert served_versions(summary) == {"v1", "v2"}
-    assert abs(served_500 / summary["by_version"]["v2"] - 0.3) <= 0.02, summary["by_version"]
+    assert abs(served_500 / summary["by_version"]["v2"] - 0.3) <= 0.07, (served_500, summary["by_version"])
     print(
         f"load: {summary['sent']} requests, {served_500} answered 500, other errors {errors}, by version {summary['by_version']}"
     )
