@@ -3,10 +3,12 @@
 # ports and certificates (read back from /proc/<pid>/cmdline and /proc/<pid>/environ): a
 # control-plane fault for the reliability tests (tests/integration/test_faults.py).
 #
-#   hack/cluster/restart.sh <component> [--down SECONDS] [--signal TERM|KILL]
+#   hack/cluster/restart.sh <component> [--down SECONDS] [--down-until FILE] [--signal TERM|KILL]
 #
 # <component>: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok.
 # --down: how long the component stays stopped before it starts again (default 0).
+# --down-until: it stays stopped until FILE exists (a test that runs it in the background says when,
+#   tests/integration/test_fleet.py), 600 s at most; then --down's seconds more.
 # --signal: TERM (default; after 5 s KILL) or KILL (a crash).
 # Waits until the component serves again (etcd and kube-apiserver: the apiserver's /readyz;
 # controller-manager and scheduler: their /healthz), 90 s at most. Honours CLUSTER_STATE_DIR.
@@ -21,13 +23,15 @@ cluster_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { echo "cluster restart: ERROR: $*" >&2; exit 1; }
 
 component="${1:-}"
-[ -n "$component" ] || die "usage: restart.sh <component> [--down SECONDS] [--signal TERM|KILL]"
+[ -n "$component" ] || die "usage: restart.sh <component> [--down SECONDS] [--down-until FILE] [--signal TERM|KILL]"
 shift
 down=0
+until_file=""
 signal=TERM
 while [ $# -gt 0 ]; do
   case "$1" in
     --down) down="${2:?--down needs seconds}"; shift 2 ;;
+    --down-until) until_file="${2:?--down-until needs a file}"; shift 2 ;;
     --signal) signal="${2:?--signal needs TERM or KILL}"; shift 2 ;;
     *) die "unknown option $1" ;;
   esac
@@ -58,6 +62,10 @@ while kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2
   fi
   sleep 0.05
 done
+if [ -n "$until_file" ]; then
+  waited=$SECONDS
+  until [ -e "$until_file" ] || [ $((SECONDS - waited)) -ge 600 ]; do sleep 0.1; done
+fi
 [ "$down" = 0 ] || sleep "$down"
 
 # As up.sh starts it: own session, stdin closed, output appended to its log, the pid written by
