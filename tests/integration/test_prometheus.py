@@ -14,6 +14,7 @@ every 2 s and answers the analysis' PromQL:
   one. Prometheus records the test app's counter also as istio_requests_total (prometheus.sh);
 - a Prometheus of the test's own, stopped during an analysis, gives Error after consecutiveErrorLimit.
   The shared one keeps running for the other tests;
+- a healthy v2 rolled out while traffic runs passes the analysis and stays;
 - a v2 with errors rolled out while traffic runs is found Failed by the analysis and undone with
   rollout_undo. v1 serves again, without an error.
 
@@ -483,3 +484,38 @@ def test_a_version_with_errors_is_found_by_the_analysis_and_undone_while_traffic
         "load": {k: summary[k] for k in ("sent", "ok", "failed", "by_version", "errors")},
     }
     print(json.dumps(timeline))
+
+
+def test_a_healthy_version_passes_the_analysis_and_stays_while_traffic_runs(
+    run_task, namespace: str, core_v1: client.CoreV1Api, apps_v1: client.AppsV1Api
+) -> None:
+    """The same flow with a healthy v2: the analysis is Successful on its own measurements (v2's
+    error ratio is 0, not absent: the test app counts its 500s from 0), so the playbook goes on
+    and v2 is the release; not one request fails."""
+    assert_ok(
+        run_task(
+            "rollout", {"definition": app_deployment(namespace, "v1", 2, scrape=True), "strategy": ROLLING}
+        ),
+        True,
+    )
+    ip = app_service(core_v1, namespace)
+    with Load(f"http://{ip}/", limit="300s") as load:
+        assert_ok(
+            run_task(
+                "rollout",
+                {"definition": app_deployment(namespace, "v2", 2, scrape=True), "strategy": ROLLING},
+            ),
+            True,
+        )
+        metric = error_rate_metric(
+            namespace, "v2", name="error-rate", initialDelay="6s", count=3, failureLimit=1
+        )
+        analysed = run_task("analysis", {"metrics": [metric]})
+        summary = load.stop()
+    assert not analysed.get("failed"), analysed.get("msg")
+    assert analysed["phase"] == "Successful"
+    assert [m["value"] for m in analysed["measurements"]] == [[0.0]] * 3
+    assert summary["failed"] == 0, failed_requests(summary)
+    assert served_versions(summary) == {"v1", "v2"} and summary["timeline"][-1][2] == "v2"
+    image = apps_v1.read_namespaced_deployment("web", namespace).spec.template.spec.containers[0].image
+    assert image.endswith(":v2"), image
