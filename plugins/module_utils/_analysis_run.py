@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from ._analysis import AnalysisResult, AnalysisRun, Measurement, Metric, next_measurements
+from ._analysis import AnalysisResult, AnalysisRun, Measurement, Metric, Plan, next_measurements
 from ._analysis_providers import ProviderError
 
 # (metric, the measurement's number for that metric, from 1) -> the provider's value or a Measurement.
@@ -44,32 +44,60 @@ class AnalysisRunner:
     sleep: Callable[[float], None]
     duration: Optional[float] = None
     measurements: List[Measurement] = field(default_factory=list)
+    started_at: Optional[float] = None
 
     def __post_init__(self) -> None:
         missing = sorted({m.provider_type for m in self.run.metrics} - set(self.providers))
         if missing:
             raise ValueError(f"no provider for {', '.join(missing)}")
-        if self.run.indefinite and self.duration is None:
-            raise ValueError("an analysis with a metric measured until stopped needs a duration")
 
     def run_to_end(self) -> AnalysisOutcome:
-        started_at = self.clock()
+        if self.run.indefinite and self.duration is None:
+            raise ValueError("an analysis with a metric measured until stopped needs a duration")
+        self.start()
+        started_at = self.clock() if self.started_at is None else self.started_at
         deadline = None if self.duration is None else started_at + self.duration
         while True:
-            now = self.clock()
-            stop = deadline is not None and now >= deadline
-            plan = next_measurements(
-                self.run, self.measurements, started_at=started_at, now=now, terminate=stop
-            )
+            plan = self.advance(stop_at=deadline)
             if plan.done:
-                return AnalysisOutcome(plan.result, tuple(self.measurements), started_at, self.clock())
+                return self.outcome(plan)
+            now = self.clock()
+            wait = plan.wait(now)
+            if deadline is not None:
+                wait = min(wait, max(deadline - now, 0.0))
+            self.sleep(wait)
+
+    # The steps of run_to_end, for a caller that waits in its own way (the rollout's waiter
+    # measures from its watch loop, _rollout_analysis.py): start() once, then advance() whenever
+    # the plan's next_at has come, until plan.done.
+
+    def start(self) -> None:
+        self.started_at = self.clock()
+
+    def advance(self, stop_at: Optional[float] = None) -> Plan:
+        """Take every measurement due now; the plan after them (done, or when the next is due).
+        From ``stop_at`` on (client clock), the run is stopped (Argo's terminate)."""
+        if self.started_at is None:
+            raise ValueError("advance() before start()")
+        while True:
+            now = self.clock()
+            plan = next_measurements(
+                self.run,
+                self.measurements,
+                started_at=self.started_at,
+                now=now,
+                terminate=stop_at is not None and now >= stop_at,
+            )
+            if plan.done or not plan.measure:
+                return plan
             for name in plan.measure:
                 self.measurements.append(self._measure(self.run.metric(name)))
-            if not plan.measure:
-                wait = plan.wait(now)
-                if deadline is not None:
-                    wait = min(wait, max(deadline - now, 0.0))
-                self.sleep(wait)
+
+    def outcome(self, plan: Plan) -> AnalysisOutcome:
+        """The outcome of a run whose ``plan`` is done."""
+        if not plan.done or self.started_at is None:
+            raise ValueError("the analysis is not done")
+        return AnalysisOutcome(plan.result, tuple(self.measurements), self.started_at, self.clock())
 
     def _measure(self, metric: Metric) -> Measurement:
         number = 1 + sum(1 for m in self.measurements if m.metric == metric.name)

@@ -356,35 +356,24 @@ planned:
        config: {address: "http://prometheus.example.com:9090", query: "..."}}
 """
 
-import copy
-import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.openrollout.k8s.plugins.module_utils._analysis import (
-    AnalysisRun,
-    AnalysisTemplateError,
-    format_seconds,
-    parse_duration,
-    parse_spec,
-    parse_template,
-    resolve,
-)
-from ansible_collections.openrollout.k8s.plugins.module_utils._analysis_expr import ExpressionError
-from ansible_collections.openrollout.k8s.plugins.module_utils._analysis_providers import (
-    analysis_job,
-    job_measurement,
-    kubernetes_query,
-    prometheus_query,
-    read_secrets,
-    urllib_http,
-    web_request,
+from ansible_collections.openrollout.k8s.plugins.module_utils._analysis import AnalysisRun, format_seconds
+from ansible_collections.openrollout.k8s.plugins.module_utils._analysis_options import (
+    ANALYSIS_OPTIONS,
+    HAS_YAML,
+    SOURCES,
+    AnalysisOptionsError,
+    AnalysisSpec,
+    analysis_providers,
+    read_analysis,
+    resolve_analysis,
+    wall_time,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._analysis_run import (
     AnalysisRunner,
-    Provider,
     outcome_dict,
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
@@ -394,31 +383,14 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
 )
 from ansible_collections.openrollout.k8s.plugins.module_utils._client import KubeClient
 from ansible_collections.openrollout.k8s.plugins.module_utils._hook_runner import HookRunner
-from ansible_collections.openrollout.k8s.plugins.module_utils._module import (
-    Connect,
-    ModuleFailure,
-    run_module,
-)
+from ansible_collections.openrollout.k8s.plugins.module_utils._module import Connect, run_module
 from ansible_collections.openrollout.k8s.plugins.module_utils._waiter import Timeline
 
-try:
-    import yaml
-
-    HAS_YAML = True
-except ImportError:  # pragma: no cover - a requirement of the collection
-    HAS_YAML = False
-
 JSONDict = Dict[str, Any]
-SOURCES = ("template", "src", "metrics")
 
+# The options are read by _analysis_options, shared with the rollout module's `analysis`.
 ANALYSIS_ARG_SPEC: ArgSpec = {
-    "template": {"type": "raw"},
-    "src": {"type": "path"},
-    "metrics": {"type": "list", "elements": "dict"},
-    "args": {"type": "dict", "default": {}},
-    "dry_run_metrics": {"type": "list", "elements": "str", "default": []},
-    "accept_inconclusive": {"type": "bool", "default": False},
-    "duration": {"type": "str"},
+    **ANALYSIS_OPTIONS,
     "namespace": {"type": "str", "default": "default"},
 }
 
@@ -431,104 +403,30 @@ class AnalysisFailed(Exception):
         self.result = result
 
 
-# --- pure: the options to a template ---------------------------------------------------
-
-
-def _yaml_document(text: str, what: str) -> Any:
-    try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise ModuleFailure(f"{what} is not valid YAML: {exc}") from None
-    if len(documents) != 1:
-        raise ModuleFailure(f"{what} must hold one AnalysisTemplate, it holds {len(documents)} documents")
-    return documents[0]
-
-
-def read_template(params: JSONDict) -> Any:
-    """The AnalysisTemplate the options give (template, src or metrics), parsed and checked."""
-    try:
-        if params.get("metrics") is not None:
-            spec = {
-                "metrics": params["metrics"],
-                "args": [{"name": str(name)} for name in params["args"] or {}],
-            }
-            return parse_spec(spec, path="")
-        if params.get("src") is not None:
-            path = params["src"]
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    text = handle.read()
-            except OSError as exc:
-                raise ModuleFailure(f"cannot read src {path}: {exc.strerror or exc}") from None
-            doc = _yaml_document(text, f"src {path}")
-        else:
-            doc = params["template"]
-            if isinstance(doc, str):
-                doc = _yaml_document(doc, "template")
-        if not isinstance(doc, dict):
-            raise ModuleFailure(
-                f"the template must be an AnalysisTemplate (a mapping), not {type(doc).__name__}"
-            )
-        return parse_template(doc)
-    except (AnalysisTemplateError, ExpressionError) as exc:
-        raise ModuleFailure(f"invalid analysis: {exc}") from None
-
-
-def duration_seconds(value: Any) -> Any:
-    if value is None or value == "":
-        return None
-    text = str(value).strip()
-    try:
-        seconds = float(text) if text.replace(".", "", 1).isdigit() else parse_duration(text)
-    except (AnalysisTemplateError, ValueError) as exc:
-        raise ModuleFailure(f"duration {text!r} is not a duration (10m, 1h30m, or seconds): {exc}") from None
-    if seconds <= 0:
-        raise ModuleFailure(f"duration must be greater than 0, got {text!r}")
-    return seconds
-
-
-def wall_time(clock: Callable[[], float]) -> Callable[[float], str]:
-    """The client's clock (monotonic) read as wall-clock ISO 8601 times."""
-    offset = time.time() - clock()
-
-    def to_time(seconds: float) -> str:
-        return datetime.fromtimestamp(seconds + offset, timezone.utc).isoformat(timespec="milliseconds")
-
-    return to_time
-
-
 # --- edge ------------------------------------------------------------------------------
 
 
 class Analysis:
     """One analysis: read the template and its Secrets, measure (or plan, in check mode), judge."""
 
-    def __init__(self, module: AnsibleModule, client: KubeClient) -> None:
+    def __init__(self, module: AnsibleModule, client: KubeClient, spec: AnalysisSpec) -> None:
         self.module = module
-        self.params = copy.deepcopy(module.params)
+        self.spec = spec
+        self.namespace = module.params["namespace"]
         self.client = client
         self.jobs: List[str] = []
-        self.name = "analysis"
 
     def resolve(self) -> AnalysisRun:
-        template = read_template(self.params)
-        args = self.params["args"] or {}
-        refs = template.secret_refs(args)
-        secrets = read_secrets(self.client, self.params["namespace"], refs) if refs else {}
-        self.module.no_log_values.update(value for value in secrets.values() if value)
-        try:
-            run = resolve(template, args, secrets, dry_run=self.params["dry_run_metrics"])
-        except (AnalysisTemplateError, ExpressionError) as exc:
-            raise ModuleFailure(f"invalid analysis: {exc}") from None
-        self.name = template.name or "analysis"
+        run, secrets = resolve_analysis(self.spec, self.client, self.namespace)
+        self.module.no_log_values.update(secrets)
         return run
 
     def run(self) -> JSONDict:
         run = self.resolve()
-        duration = duration_seconds(self.params.get("duration"))
+        duration = self.spec.duration
         if run.indefinite and duration is None:
             indefinite = ", ".join(m.name for m in run.metrics if m.indefinite)
-            raise ModuleFailure(
+            raise AnalysisOptionsError(
                 f"metric(s) {indefinite} have an interval and no count, so they are measured until "
                 "stopped: give duration (how long the analysis runs), or a count"
             )
@@ -539,48 +437,34 @@ class Analysis:
             if duration is not None:
                 warnings.append(f"the analysis would stop after {format_seconds(duration)}")
             return {"changed": has_job, "planned": planned, "warnings": warnings}
+        deadline = None if duration is None else self.client.clock() + duration
+        hook_runner = HookRunner(self.client, Timeline(), sleep=self.client.sleep)
+        providers = analysis_providers(
+            self.client,
+            self.namespace,
+            self.spec.name,
+            self.jobs,
+            hook_runner,
+            lambda: None if deadline is None else deadline - self.client.clock(),
+        )
         runner = AnalysisRunner(
-            run,
-            self.providers(run, duration),
-            clock=self.client.clock,
-            sleep=self.client.sleep,
-            duration=duration,
+            run, providers, clock=self.client.clock, sleep=self.client.sleep, duration=duration
         )
         outcome = runner.run_to_end()
         result = outcome_dict(outcome, wall_time(self.client.clock))
         result.update(changed=bool(self.jobs), jobs=list(self.jobs), warnings=warnings)
         phase = result["phase"]
-        if phase in ("Failed", "Error") or (
-            phase == "Inconclusive" and not self.params["accept_inconclusive"]
-        ):
+        if phase in ("Failed", "Error") or (phase == "Inconclusive" and not self.spec.accept_inconclusive):
             message = f"analysis {phase}: {result['message']}"
             if phase == "Inconclusive":
                 message += " (accept_inconclusive=true lets an Inconclusive analysis pass)"
             raise AnalysisFailed(message, result)
         return result
 
-    def providers(self, run: AnalysisRun, duration: Any) -> Dict[str, Provider]:
-        namespace = self.params["namespace"]
-        deadline = None if duration is None else self.client.clock() + duration
-        hook_runner = HookRunner(self.client, Timeline(), sleep=self.client.sleep)
-
-        def job(metric: Any, number: int) -> Any:
-            body = analysis_job(metric, self.name, namespace, number)
-            self.jobs.append(body["metadata"]["name"])
-            left = None if deadline is None else max(deadline - self.client.clock(), 1.0)
-            return job_measurement(metric, body, hook_runner, self.client.clock, left)
-
-        return {
-            "prometheus": lambda metric, _number: prometheus_query(metric, urllib_http),
-            "web": lambda metric, _number: web_request(metric, urllib_http),
-            "kubernetes": lambda metric, _number: kubernetes_query(metric, self.client, namespace),
-            "job": job,
-        }
-
 
 def run(module: AnsibleModule, connect: Connect) -> JSONDict:
-    read_template(module.params)  # a bad template fails before any connection
-    return Analysis(module, connect()).run()
+    spec = read_analysis(module.params)  # a bad template fails before any connection
+    return Analysis(module, connect(), spec).run()
 
 
 def main() -> None:
@@ -592,7 +476,7 @@ def main() -> None:
     )
     if not HAS_YAML:
         module.fail_json(msg="the analysis module needs PyYAML")
-    run_module(module, run, errors=(AnalysisFailed,))
+    run_module(module, run, errors=(AnalysisFailed, AnalysisOptionsError))
 
 
 if __name__ == "__main__":

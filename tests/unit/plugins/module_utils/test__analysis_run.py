@@ -190,7 +190,7 @@ def test_indefinite_metric_stops_at_the_duration_as_terminated():
     clock = FakeClock()
     run = analysis([{"name": "watch", "interval": "20s", "provider": WEB}])
     with pytest.raises(ValueError, match="needs a duration"):
-        AnalysisRunner(run, {"web": scripted([], clock)}, clock, clock.sleep)
+        AnalysisRunner(run, {"web": scripted([], clock)}, clock, clock.sleep).run_to_end()
     outcome = AnalysisRunner(
         run, {"web": scripted([1] * 10, clock, took=0)}, clock, clock.sleep, duration=50
     ).run_to_end()
