@@ -680,6 +680,7 @@ class KubeClient:
         timeout: float,
         what: str,
         tick: float = 1.0,
+        wake: Optional[Callable[[], Optional[float]]] = None,
     ) -> T:
         """Keep every source's objects current and return the first non-None ``check(state, now)``.
 
@@ -687,9 +688,11 @@ class KubeClient:
         watch from the list's resourceVersion, so no change is missed in between (one thread per
         source). ``check`` runs after every change once each source has been listed, and at least
         every ``tick`` seconds, so that it can act on time passing (a stalled rollout) without
-        any extra API call. Dropped connections and 410 Gone lead to a new watch or list within
-        the deadline (``timeout`` seconds from now). Raises WaitTimeout with the last state, or
-        ClientError for an API error that waiting will not cure (401, 403, 404 ...).
+        any extra API call, and at the time ``wake()`` gives (client clock; None: no need), for
+        work due then (the rollout's analysis measures on time). Dropped connections and 410
+        Gone lead to a new watch or list within the deadline (``timeout`` seconds from now).
+        Raises WaitTimeout with the last state, or ClientError for an API error that waiting will
+        not cure (401, 403, 404 ...).
         """
         deadline = self.clock() + timeout
         events: queue.Queue[Tuple[str, Any]] = queue.Queue()
@@ -708,8 +711,12 @@ class KubeClient:
                 remaining = deadline - self.clock()
                 if remaining <= 0:
                     raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}", dict(state))
+                wait = min(tick, remaining)
+                wake_at = wake() if wake is not None else None
+                if wake_at is not None:
+                    wait = min(wait, max(wake_at - self.clock(), 0.01))
                 try:
-                    batch = [events.get(timeout=min(tick, remaining))]
+                    batch = [events.get(timeout=wait)]
                 except queue.Empty:
                     batch = []
                 # Everything already queued goes in before one check: a big rollout sends events

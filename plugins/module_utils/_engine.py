@@ -19,6 +19,7 @@ import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+from ._analysis_options import analysis_providers, wall_time
 from ._client import (
     APPLY_PATCH,
     DEPLOYMENTS,
@@ -82,6 +83,7 @@ from ._rollout import (
     strategy_from_deployment_strategy,
     without_noise,
 )
+from ._rollout_analysis import REASON_ANALYSIS_INCONCLUSIVE, BackgroundAnalysis, planned
 from ._status import deployment_status
 from ._strategy import (
     HOOK_POINTS,
@@ -168,6 +170,9 @@ class RolloutEngine:
         self.wrote = False
         self.rollback_written = False
         self.waiter.guard = self._superseded
+        # The task's `analysis` (_rollout_analysis.py): its result once it ran, or its plan.
+        self.analysis_result: Optional[JSONDict] = None
+        self.analysis_jobs: List[str] = []
 
     # --- reading ------------------------------------------------------------------------
 
@@ -487,6 +492,8 @@ class RolloutEngine:
                 self._finish_unchanged_rollout(strategy)
             return self._result(False, deployment=self._get() or live)
         if self.check_mode:
+            if self._analysing():
+                self.analysis_result = planned(request.analysis, request.analysis_run, self.planned_revision)
             self.hooks = [
                 {
                     "phase": phase,
@@ -684,6 +691,10 @@ class RolloutEngine:
             self._claim(live, start)
             if strategy.type != STRATEGY_CUSTOM:
                 self.owned_template = copy.deepcopy(live["spec"]["template"])
+            if state.get("paused") == "analysis" and live["spec"].get("paused"):
+                # Paused by an Inconclusive analysis of an earlier run: this run is the person's go.
+                self._control({"paused": False}, "resuming after an Inconclusive analysis")
+                self.timeline.event("resumed_by_module", reason="analysis was Inconclusive")
             self._run_phases(phases, start, strategy)
         except (StepFailed, ClientError) as exc:
             if isinstance(exc, ClientError) and not self.wrote:
@@ -818,8 +829,86 @@ class RolloutEngine:
             self.timeline.event("scaled", replicas=replicas)
 
     def _phase_complete(self, strategy: Strategy) -> None:
-        self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+        analysis = self._background_analysis()
+        self.waiter.background = analysis
+        try:
+            self.waiter.wait(GOAL_COMPLETE, strategy.timeout_seconds)
+        finally:
+            self.waiter.background = None
+            if analysis is not None:
+                self.analysis_result = analysis.result()
+                if self.analysis_jobs:
+                    self.analysis_result["jobs"] = list(self.analysis_jobs)
         self.timeline.event("complete")
+
+    # --- analysis -----------------------------------------------------------------------
+
+    def _analysing(self) -> bool:
+        """Is there an analysis to run: the task gives one and a new revision rolls out?"""
+        return (
+            self.request.analysis is not None
+            and self.request.analysis_run is not None
+            and self.request.wait
+            and bool(self.change.template or self.resumed_from)
+        )
+
+    def _background_analysis(self) -> Optional[BackgroundAnalysis]:
+        """The analysis for the complete phase's wait (the waiter runs it), or None."""
+        if not self._analysing():
+            return None
+        spec = self.request.analysis
+        providers = analysis_providers(
+            self.client,
+            self.request.namespace,
+            spec.name,
+            self.analysis_jobs,
+            HookRunner(self.client, Timeline(self.wall_clock), sleep=self.client.sleep),
+            self.waiter.time_left,
+        )
+        return BackgroundAnalysis(
+            spec,
+            self.request.analysis_run,
+            providers,
+            self.client.clock,
+            self.timeline,
+            wall_time(self.client.clock),
+            revision=self.planned_revision,
+        )
+
+    def _pause_inconclusive(self, failure: Failure) -> None:
+        """An Inconclusive analysis: the Deployment paused where it is, as Argo Rollouts pauses a
+        Rollout, and the state recorded, so that the same task again goes on (raises RolloutError)."""
+        state = json.loads(self._state_json("complete"))
+        state["paused"] = "analysis"
+        ref = f"deployment/{self.request.name} -n {self.request.namespace}"
+        try:
+            self._control(
+                {"paused": True},
+                "pausing on an Inconclusive analysis",
+                annotations={STATE_ANNOTATION: json.dumps(state, sort_keys=True)},
+            )
+        except (StepFailed, ClientError) as exc:
+            now, text = self._state_now()
+            raise RolloutError(
+                f"rollout of {self.what} to revision {self.planned_revision} stopped: {failure.message}. "
+                f"It could not be paused ({api_failure(exc).message}), so the Deployment controller "
+                f"goes on with it: {text}",
+                self._result(True, deployment=now, failure=failure),
+            ) from None
+        self.state_written = "complete"
+        self.stopped_before = "complete"
+        self.timeline.event("paused", reason=failure.reason)
+        now, text = self._state_now()
+        raise RolloutError(
+            f"rollout of {self.what} to revision {self.planned_revision} stopped: {failure.message}. "
+            f"{text}; it is paused there (spec.paused), as Argo Rollouts pauses a Rollout on an "
+            "Inconclusive analysis, for a person to decide. To go on, run this task again: it resumes "
+            "the Deployment and analyses the rest of the rollout again (analysis.accept_inconclusive: "
+            "true lets an Inconclusive analysis pass; without analysis it is not analysed). To roll "
+            f"back: kubectl rollout resume {ref}, then kubectl rollout undo {ref} (or "
+            "openrollout.k8s.rollout_control action: resume, then openrollout.k8s.rollout_undo)",
+            self._result(True, deployment=now, failure=failure),
+        )
 
     def _phase_post(self, strategy: Strategy) -> None:
         self._run_hook("post", strategy)
@@ -895,6 +984,8 @@ class RolloutEngine:
 
     def _fail(self, failure: Failure, strategy: Strategy) -> None:
         """Roll back (when asked and possible) and raise RolloutError with the whole story."""
+        if failure.reason == REASON_ANALYSIS_INCONCLUSIVE:
+            self._pause_inconclusive(failure)
         self.owning = False  # from here on, what this run writes is the way back, not its rollout
         previous_rs = self.rollback_to
         detail = failure.message
@@ -1120,6 +1211,7 @@ class RolloutEngine:
             "change": None if change is None else change.summary(),
         }
         result["hooks"] = self.hooks
+        result["analysis"] = self.analysis_result
         result["stopped_before"] = self.stopped_before
         result["resumed_from"] = self.resumed_from
         if self.warnings:

@@ -138,6 +138,10 @@ class RolloutRequest:
     # The image_trigger option: the followed tags are resolved to digests before the rollout
     # (_image_resolution.py), which turns this request into one with the images pinned.
     image_trigger: TriggerOptions | None = None
+    # The analysis option (_rollout_analysis.with_analysis): an _analysis_options.AnalysisSpec,
+    # and, once its Secrets are read (the module's run), the _analysis.AnalysisRun to measure.
+    analysis: Any = None
+    analysis_run: Any = None
 
 
 @dataclass(frozen=True)

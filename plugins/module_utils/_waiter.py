@@ -8,7 +8,7 @@ from __future__ import annotations
 # failed, or stalled for longer than timeoutSeconds. What it sees goes to a Timeline.
 import datetime
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from ._client import (
     CONTROLLER_REVISIONS,
@@ -43,6 +43,19 @@ GOAL_OBSERVED = "observed"
 
 # Without a wait_timeout, a wait is bounded by timeoutSeconds of no progress, and by this.
 UNBOUNDED_WAIT_SECONDS = 7 * 24 * 3600
+
+
+class Background(Protocol):
+    """Work a wait does while it watches (the rollout's analysis, _rollout_analysis.py)."""
+
+    def observe(self, new_available: int, rollout_done: bool) -> Optional[Failure]:
+        """At each change and at next_at(): a Failure ends the wait at once."""
+
+    def holds(self) -> bool:
+        """Whether a wait whose goal is reached goes on, for this work to finish."""
+
+    def next_at(self) -> Optional[float]:
+        """When (client clock) the wait is to wake up for it without any change; None: no need."""
 
 
 class StepFailed(Exception):
@@ -105,6 +118,8 @@ class DeploymentWaiter(_Waiter):
         self.namespace = namespace
         self.name = name
         self.timeline = timeline
+        # Set for the waits of a rollout's analysis: observed at every change and woken up for.
+        self.background: Optional[Background] = None
 
     def wait(self, goal: str, timeout_seconds: float, target: int = 1) -> Assessment:
         """Watch until ``goal`` (see _rollout.assess); StepFailed when it fails or stalls."""
@@ -133,13 +148,22 @@ class DeploymentWaiter(_Waiter):
             assessment = assess(
                 goal, deployment, state["replica_sets"], state["pods"], tracker, now, target, state["events"]
             )
+            background = self.background
+            if background is not None and deployment is not None and assessment.failure is None:
+                new_available = replica_counts(deployment, state["replica_sets"])["new"]["available"]
+                failure = background.observe(new_available, assessment.done)
+                if failure is not None:
+                    return Assessment(False, failure, assessment.message)
+                if assessment.done and background.holds():
+                    return None
             return assessment if assessment.done or assessment.failure else None
 
         timeout: float = UNBOUNDED_WAIT_SECONDS
         if self.deadline is not None:
             timeout = max(self.deadline - self.client.clock(), 0.001)
+        extra: Dict[str, Any] = {} if self.background is None else {"wake": self.background.next_at}
         try:
-            result = self.client.watch_sources(sources, check, timeout, f"{what} ({goal})")
+            result = self.client.watch_sources(sources, check, timeout, f"{what} ({goal})", **extra)
         except WaitTimeout:
             raise StepFailed(
                 Failure(
@@ -307,6 +331,7 @@ def _pod_state(pod: JSONDict) -> tuple[str, str, bool]:
 __all__ = [
     "GOAL_OBSERVED",
     "UNBOUNDED_WAIT_SECONDS",
+    "Background",
     "DeploymentWaiter",
     "StepFailed",
     "Timeline",

@@ -294,6 +294,82 @@ options:
     description:
       - Written to the C(kubernetes.io/change-cause) annotation, which C(kubectl rollout history) shows.
     type: str
+  analysis:
+    description:
+      - An Argo Rollouts analysis run in the background of the rollout, as Argo's background
+        analysis (C(strategy.canary.analysis)), by this module during its wait, with no controller and
+        no CRD. Deployments only, with O(wait=true), and only when a new revision rolls out (a
+        second run with nothing to roll out analyses nothing).
+      - It starts when the new revision has its first available pod (the canary's, with
+        canary-first) and measures each metric at its C(initialDelay), C(interval) and C(count)
+        while the Deployment rolls on. The rollout is complete when the Deployment is and the
+        analysis has completed. A metric with an C(interval) and no C(count) is measured until the
+        Deployment is complete, then stopped, as Argo stops a background analysis at the end of
+        the rollout; O(analysis.duration) stops the analysis that long after it started.
+      - A V(Failed) or V(Error) analysis fails the rollout at once with the metric's message (Argo's
+        C(Metric "error-rate" assessed Failed due to failed (1) > failureLimit (0))), and with
+        O(rollback_on_failure) the previous revision is restored at its replica count, as for any
+        other failure.
+      - An V(Inconclusive) analysis pauses the Deployment where it is (C(spec.paused), as Argo
+        Rollouts pauses a Rollout for a person to decide) and fails the task with a message saying
+        how to go on. The same task run again resumes the Deployment and analyses the rest of the
+        rollout again; C(kubectl rollout resume) and then C(kubectl rollout undo) roll it back.
+        O(analysis.accept_inconclusive=true) lets an Inconclusive analysis pass.
+      - The options are those of M(openrollout.k8s.analysis), read by the same code; its Secrets
+        (C(valueFrom.secretKeyRef)), Jobs and C(kubernetes) metrics are in the rollout's namespace.
+        Every measurement and the decision are in RV(timeline) and RV(analysis).
+      - In check mode nothing is measured; RV(analysis.planned) says what would be.
+    type: dict
+    suboptions:
+      template:
+        description:
+          - The AnalysisTemplate or ClusterAnalysisTemplate, as a dictionary or as YAML text,
+            camelCase as Argo writes it.
+          - "Ansible templates task arguments: C({{args.name}}) in a template written in the
+            playbook is taken by Jinja2 unless the text is marked C(!unsafe), or is read from a file
+            with O(analysis.src)."
+          - Exactly one of O(analysis.template), O(analysis.src) and O(analysis.metrics) is required.
+        type: raw
+      src:
+        description:
+          - Path of a file holding the AnalysisTemplate (YAML), for example one used with Argo
+            Rollouts as it is. It is read as it is, without Jinja2 templating.
+          - Found on the controller as Ansible finds files (the role's C(files/), then the
+            playbook's folder and its C(files/)), as O(src) is.
+        type: path
+      metrics:
+        description:
+          - The metrics alone, a list in the form of an AnalysisTemplate's C(spec.metrics)
+            (camelCase). Each key of O(analysis.args) is an argument they can use as C({{args.<key>}}).
+        type: list
+        elements: dict
+      args:
+        description:
+          - Values of the template's arguments (C(spec.args)), by name.
+          - An argument not given takes its C(value) in the template, or its
+            C(valueFrom.secretKeyRef), read from the Secret in the rollout's namespace. Secret values
+            are never shown; they are redacted (C(*****)) in the result and the task's output.
+        type: dict
+        default: {}
+      dry_run_metrics:
+        description:
+          - Regular expressions of metric names that are measured and reported but never decide
+            (Argo's C(dryRun) C(metricName) rules).
+        type: list
+        elements: str
+        default: []
+      accept_inconclusive:
+        description:
+          - Whether an V(Inconclusive) analysis lets the rollout go on. By default it pauses the
+            Deployment and fails the task, for a person to decide.
+        type: bool
+        default: false
+      duration:
+        description:
+          - How long the analysis may run from its start, as a Go duration (V(10m), V(1h30m)) or a
+            number of seconds; then it stops as Argo's C(terminate) stops it, the metrics not yet
+            complete counting as successful.
+        type: str
   rollback_on_failure:
     description:
       - When the rollout fails, restore the revision that ran before, at its replica count, and
@@ -484,6 +560,46 @@ EXAMPLES = r"""
     image_trigger:
       containers: [app]
       docker_config: /runner/.docker/config.json
+- name: Roll out v2 with Argo's error-rate analysis on Prometheus; rolled back if it fails
+  openrollout.k8s.rollout:
+    name: web
+    namespace: shop
+    images:
+      app: registry.example/web:v2
+    analysis:
+      args:
+        version: v2
+      template: !unsafe |
+        kind: AnalysisTemplate
+        metadata:
+          name: error-rate
+        spec:
+          args:
+          - name: version
+          metrics:
+          - name: error-rate
+            initialDelay: 30s
+            interval: 30s
+            count: 4
+            failureLimit: 0
+            successCondition: len(result) == 0 || result[0] <= 0.05
+            provider:
+              prometheus:
+                address: http://prometheus.monitoring:9090
+                query: |
+                  sum(rate(http_requests_total{version="{{args.version}}",code=~"5.."}[1m]))
+                  / sum(rate(http_requests_total{version="{{args.version}}"}[1m]))
+
+- name: The same template from a file in the role's files/
+  openrollout.k8s.rollout:
+    name: web
+    namespace: shop
+    images:
+      app: registry.example/web:v2
+    analysis:
+      src: analysis/error-rate.yaml
+      args:
+        version: v2
 """
 
 RETURN = r"""
@@ -578,6 +694,10 @@ timeline:
     - C(applied), C(replicas) (new and old ReplicaSets' replicas, ready and available, at each
       change), C(canary_available), C(old_scaled_down), C(scaled), C(new_validated), C(complete),
       C(failed), C(rollback_started), C(rolled_back), C(hook_started), C(hook_finished), C(hook_skipped).
+    - With O(analysis), C(analysis_started) (C(analysis), C(metrics), C(revision)), C(analysis_measured)
+      (C(metric), C(phase), C(value), C(message)) for each measurement, C(analysis_completed)
+      (C(phase), C(message), C(decided_by)), C(analysis_skipped), and C(paused) when an
+      Inconclusive analysis paused the Deployment (C(resumed_by_module) when a run resumes it).
     - For a StatefulSet or DaemonSet, C(replicas) has the desired, updated, ready and available pods;
       there are also C(observed) (OnDelete), C(staged) (a partition holds pods back),
       C(rollback_applied), C(unready_pods_deleted) (the forced rollback of a StatefulSet) and
@@ -603,8 +723,28 @@ hooks:
   sample:
     - {phase: pre, job: web-3-hook-pre, failure_policy: Abort, attempts: 1, succeeded: true,
        skipped: false, exit_code: 0, reason: Completed, log_tail: ["migrations complete"], log_error: null}
+analysis:
+  description:
+    - With O(analysis), the background analysis, as M(openrollout.k8s.analysis) returns it,
+      C(phase) (V(Successful), V(Failed), V(Error), V(Inconclusive), V(Running) when the rollout
+      failed first, or null when it did not start or in check mode), C(message) (the deciding
+      metric's, in Argo's words), C(decided_by), C(terminated), C(measurements) (C(metric),
+      C(phase), C(value), C(message), C(started_at), C(finished_at), C(time)), C(metrics),
+      C(run_summary), C(dry_run_summary), C(started_at), C(finished_at), and C(jobs) for C(job)
+      metrics. In check mode, C(planned) has each metric as it would be measured.
+    - Null when there is no analysis to run (no O(analysis), or no new revision).
+  returned: always
+  type: dict
+  sample:
+    phase: Failed
+    message: 'Metric "error-rate" assessed Failed due to failed (1) > failureLimit (0)'
+    decided_by: error-rate
+    measurements:
+      - {metric: error-rate, phase: Failed, value: [0.31], message: "", time: "2026-12-07T18:00:05.120+00:00"}
 stopped_before:
-  description: The phase the rollout stopped before (O(stop_before)), or null.
+  description:
+    - The phase the rollout stopped before (O(stop_before)), or null.
+    - V(complete) when an V(Inconclusive) analysis paused the Deployment (the task fails then).
   returned: always
   type: str
   sample: mid
@@ -642,6 +782,10 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.openrollout.k8s.plugins.module_utils._analysis_options import (
+    ANALYSIS_OPTIONS,
+    SOURCES,
+)
 from ansible_collections.openrollout.k8s.plugins.module_utils._argspec import (
     AUTH_ARG_SPEC,
     argument_spec,
@@ -658,6 +802,7 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import (
     RolloutInputError,
     build_request,
 )
+from ansible_collections.openrollout.k8s.plugins.module_utils._rollout_analysis import resolved, with_analysis
 
 ROLLOUT_ARG_SPEC = {
     "definition": {"type": "raw"},
@@ -696,6 +841,13 @@ ROLLOUT_ARG_SPEC = {
     "wait_timeout": {"type": "int"},
     "stop_before": {"type": "str", "choices": ["mid", "post"]},
     "hooks": {"type": "bool", "default": True},
+    # One parser for the analysis module's options and this one (_analysis_options).
+    "analysis": {
+        "type": "dict",
+        "options": ANALYSIS_OPTIONS,
+        "mutually_exclusive": [SOURCES],
+        "required_one_of": [SOURCES],
+    },
 }
 
 
@@ -721,7 +873,11 @@ def run(module, connect):
     if not HAS_YAML:
         raise ModuleFailure(missing_required_lib("PyYAML"))
     request = build_request(dict(module.params, definition=load_definition(module.params)))
-    return run_rollout(connect(), request, module.check_mode, module._diff)
+    request = with_analysis(request, module.params.get("analysis"))  # checked before connecting
+    client = connect()
+    request, secrets = resolved(request, client)
+    module.no_log_values.update(secrets)
+    return run_rollout(client, request, module.check_mode, module._diff)
 
 
 def main():

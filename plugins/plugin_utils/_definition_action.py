@@ -29,6 +29,10 @@ from ansible_collections.openrollout.k8s.plugins.module_utils._rollout import Ro
 DEFINITION = "definition"
 # Each option that names a file, and the folder Ansible looks in for it (as copy and template do).
 FILE_OPTIONS = {"src": "files", "template": "templates"}
+# Suboptions that name a file found the same way and read as it is (no Jinja2: an AnalysisTemplate's
+# {{args.x}} are Argo's), given to the module as the text of another suboption: the rollout's
+# analysis.src becomes analysis.template. The third item: the suboptions it excludes.
+FILE_SUBOPTIONS = {"analysis": ("src", "template", ("template", "metrics"))}
 
 
 class DefinitionSourceError(Exception):
@@ -77,6 +81,7 @@ class DefinitionAction(ActionBase):
             module_args = {k: v for k, v in self._task.args.items() if k not in FILE_OPTIONS}
             if option is not None:
                 module_args[DEFINITION] = self._definition_text(option, self._task.args[option], task_vars)
+            module_args = self._suboption_files(module_args)
         except DefinitionSourceError as exc:
             return {**result, "failed": True, "changed": False, "msg": str(exc)}
 
@@ -88,7 +93,53 @@ class DefinitionAction(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)
         if option is not None:
             self._invocation_as_given(result, option)
+        self._suboptions_as_given(result)
         return result
+
+    def _suboption_files(self, module_args: Dict[str, Any]) -> Dict[str, Any]:
+        """FILE_SUBOPTIONS' files found and read on the controller, given as text."""
+        for option, (file_key, text_key, exclusive) in FILE_SUBOPTIONS.items():
+            block = module_args.get(option)
+            if not isinstance(block, dict) or block.get(file_key) in (None, ""):
+                continue
+            name = block[file_key]
+            what = f"{option}.{file_key} {name}"
+            if not isinstance(name, str):
+                raise DefinitionSourceError(
+                    f"{what}: the path of a file on the controller, not a {type(name).__name__}"
+                )
+            others = [key for key in exclusive if block.get(key) not in (None, "")]
+            if others:
+                found = "|".join([file_key, *others])
+                raise DefinitionSourceError(f"parameters are mutually exclusive: {found} found in {option}")
+            try:
+                path = self._find_needle("files", name)
+            except AnsibleFileNotFound as exc:
+                raise DefinitionSourceError(
+                    f"cannot find {what} on the controller (looked for {searched_paths(exc, name)})"
+                ) from None
+            try:
+                text = self._loader.get_text_file_contents(path)
+            except AnsibleError as exc:
+                cause = exc.__cause__
+                reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else exc.message
+                raise DefinitionSourceError(f"cannot read {what}: {reason}") from None
+            module_args[option] = {k: v for k, v in block.items() if k != file_key}
+            module_args[option][text_key] = str(text)
+        return module_args
+
+    def _suboptions_as_given(self, result: Dict[str, Any]) -> None:
+        """The invocation with FILE_SUBOPTIONS as the task gave them, not the files' text."""
+        invocation = result.get("invocation")
+        module_args = invocation.get("module_args") if isinstance(invocation, dict) else None
+        if not isinstance(module_args, dict):
+            return
+        for option, (file_key, text_key, _exclusive) in FILE_SUBOPTIONS.items():
+            given = self._task.args.get(option)
+            shown = module_args.get(option)
+            if isinstance(given, dict) and given.get(file_key) and isinstance(shown, dict):
+                shown[file_key] = given[file_key]
+                shown[text_key] = given.get(text_key)
 
     def _definition_text(self, option: str, name: str, task_vars: Dict[str, Any]) -> Any:
         """The text of the file ``name`` (rendered, for template), checked to hold one object."""
