@@ -318,7 +318,7 @@ options:
       - The options are those of M(openrollout.k8s.analysis), read by the same code; its Secrets
         (C(valueFrom.secretKeyRef)), Jobs and C(kubernetes) metrics are in the rollout's namespace.
         Every measurement and the decision are in RV(timeline) and RV(analysis).
-      - In check mode nothing is measured; RV(analysis.planned) says what would be.
+      - In check mode nothing is measured; C(planned) in RV(analysis) says what would be.
     type: dict
     suboptions:
       template:

@@ -57,6 +57,12 @@ APP_KEYS = (
 MID = "mid.yml"  # a hook task file, written next to the playbook
 IMAGES = {"app": "registry.example/web:v2"}
 APP = {"name": "web", "images": IMAGES}
+METRIC = {"name": "up", "provider": {"web": {"url": "http://127.0.0.1:1/up"}}}
+ANALYSIS_STEP = (
+    "A step is a percentage from 1 to 100, or {analysis: {...}} with one of template, src or metrics, and"
+    " optionally args, dry_run_metrics, accept_inconclusive and duration (the options of openrollout.k8s.analysis)."
+)
+
 
 # (id, role, variables, the row's message or PASSED)
 ROWS: list[tuple[str, str, dict[str, Any], str]] = [
@@ -157,6 +163,92 @@ ROWS: list[tuple[str, str, dict[str, Any], str]] = [
         "canary-own-variables",
         "canary",
         {"canary_name": "web", "canary_images": IMAGES, "canary_result": {}},
+        PASSED,
+    ),
+    (
+        # an analysis step: a misspelled option, and a step that is neither a percentage nor an analysis
+        "canary-analysis-step-misspelled",
+        "canary",
+        {
+            "canary_name": "web",
+            "canary_images": IMAGES,
+            "canary_steps": [
+                25,
+                {"analysis": {"metrics": [METRIC], "accept_inconclusiv": True}},
+                100,
+                {"pause": 5},
+            ],
+        },
+        "openrollout.k8s.canary: canary_steps[1]: accept_inconclusiv is not an option of an analysis; did you mean"
+        ' accept_inconclusive? canary_steps[3] is {"pause": 5}, neither a percentage nor {analysis: {...}}. '
+        + ANALYSIS_STEP,
+    ),
+    (
+        "canary-analysis-step-two-sources",
+        "canary",
+        {
+            "canary_name": "web",
+            "canary_images": IMAGES,
+            "canary_steps": [{"analysis": {"metrics": [], "src": "a"}}],
+        },
+        "openrollout.k8s.canary: canary_steps[0]: an analysis needs one of template, src or metrics. "
+        + ANALYSIS_STEP,
+    ),
+    (
+        "canary-analysis-steps",
+        "canary",
+        {
+            "canary_name": "web",
+            "canary_images": IMAGES,
+            "canary_steps": [
+                {"analysis": {"metrics": [METRIC]}},
+                25,
+                {
+                    "analysis": {
+                        "src": "a.yml",
+                        "args": {"a": "b"},
+                        "duration": 10,
+                        "accept_inconclusive": True,
+                    }
+                },
+                100,
+            ],
+        },
+        PASSED,
+    ),
+    (
+        "blue_green-analysis-without-source",
+        "blue_green",
+        {
+            "blue_green_name": "web",
+            "blue_green_images": IMAGES,
+            "blue_green_pre_promotion_analysis": {"args": {}},
+        },
+        "openrollout.k8s.blue_green: blue_green_pre_promotion_analysis needs one of template, src or metrics"
+        " (the options of openrollout.k8s.analysis).",
+    ),
+    (
+        # the analyses' options are checked by Ansible's argument validation (they are suboptions)
+        "blue_green-analysis-misspelled",
+        "blue_green",
+        {
+            "blue_green_name": "web",
+            "blue_green_images": IMAGES,
+            "blue_green_post_promotion_analysis": {"metrics": [METRIC], "accept_inconclusiv": True},
+        },
+        "Validation of arguments failed:\nblue_green_post_promotion_analysis.accept_inconclusiv. Supported parameters"
+        " include: accept_inconclusive, args, dry_run_metrics, duration, metrics, src, template.",
+    ),
+    (
+        "blue_green-analyses",
+        "blue_green",
+        {
+            "blue_green_name": "web",
+            "blue_green_images": IMAGES,
+            "blue_green_pre_promotion_analysis": {"metrics": [METRIC], "dry_run_metrics": [".*"]},
+            "blue_green_post_promotion_analysis": {"src": "a.yml", "duration": "5m"},
+            "blue_green_abort_scale_down_delay": -1,
+        },
         PASSED,
     ),
     (
