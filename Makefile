@@ -116,7 +116,9 @@ units: venv
 	hack/ansible-test.sh units --num-workers $(UNITS_WORKERS)
 
 # Two workers: most of a test's time is ansible-playbook starting up and the cluster acting, and
-# each test has its own namespace.
+# each test has its own namespace. --dist loadgroup: the tests of a module that starts clusters of
+# its own (test_fleet.py, pytest.mark.xdist_group) all go to one worker, which starts them once; the
+# other tests are spread over the workers as before.
 # A failed test runs once more (INTEGRATION_RERUNS), in a new namespace: on 2 shared cores a test
 # that waits on the cluster can fail from the machine's load alone. A test that passes on its rerun
 # is named, with its first failure, at the end of `make test` (hack/test-failures.py), to be
@@ -126,7 +128,7 @@ INTEGRATION_RERUNS ?= 1
 INTEGRATION_REPORT := build/test-results/integration.xml
 INTEGRATION_RERUN_REPORT := build/test-results/integration-reruns.jsonl
 test-integration: cluster-up collection-link
-	$(VENV)/bin/pytest $(PYTEST_FLAGS) -n $(INTEGRATION_WORKERS) --reruns $(INTEGRATION_RERUNS) \
+	$(VENV)/bin/pytest $(PYTEST_FLAGS) -n $(INTEGRATION_WORKERS) --dist loadgroup --reruns $(INTEGRATION_RERUNS) \
 	  --junitxml=$(INTEGRATION_REPORT) tests/integration
 
 # The reliability suite (docs/reliability.md): availability invariants seen by a watcher of its own,

@@ -317,3 +317,22 @@ def real_node(cluster: Cluster, core_v1: client.CoreV1Api) -> str:
     ready = [c.status for c in node.status.conditions or [] if c.type == "Ready"]
     assert ready == ["True"], f"node {REAL_NODE} is not Ready: {node.status.conditions}"
     return REAL_NODE
+
+
+@pytest.fixture(scope="module")
+def own_clusters(request: pytest.FixtureRequest) -> Iterator[list[Any]]:
+    """Clusters of the test module's own (see _clusters.py): its OWN_CLUSTERS (default 3), KWOK nodes only,
+    started at once under build/clusters/<module>[-<xdist worker>]/c<i>, stopped when the module ends, also
+    on failure. OWN_CLUSTERS_KEEP=1 keeps them running for the next run (which reuses them), for debugging.
+
+    Mark the module's tests `pytest.mark.xdist_group(...)`: make test-integration runs with --dist loadgroup,
+    so one worker has the whole module and starts its clusters once.
+    """
+    from _clusters import own_clusters as start
+
+    module = Path(str(request.node.fspath)).stem
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    keep = os.environ.get("OWN_CLUSTERS_KEEP") == "1"
+    root = REPO_ROOT / "build" / "clusters" / (module if keep or not worker else f"{module}-{worker}")
+    with start(getattr(request.module, "OWN_CLUSTERS", 3), root, keep=keep) as clusters:
+        yield clusters

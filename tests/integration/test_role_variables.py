@@ -1,7 +1,7 @@
 """The roles' preflight over their variables (issue 16, item 9), through ansible-playbook.
 
 A variable visible to a role whose name starts with the role's prefix (`deploy_`, `rollback_`,
-`canary_`, `blue_green_`, `waves_`) must be one of its options (meta/argument_specs.yml) or one it
+`canary_`, `blue_green_`, `waves_`, `fleet_`) must be one of its options (meta/argument_specs.yml) or one it
 sets itself (`deploy_result`, `deploy_hook_phase` ...): otherwise the preflight fails, naming each
 unknown one and the closest option. An app of the waves role is checked the same way, against the
 deploy role's variables without their prefix.
@@ -30,7 +30,7 @@ from test_canary_gateway import run_role
 from test_rollout import assert_ok, deployment
 
 PASSED = "passed"
-ROLES = ("deploy", "rollback", "canary", "blue_green", "waves")
+ROLES = ("deploy", "rollback", "canary", "blue_green", "waves", "fleet")
 
 
 def see_also(role: str) -> str:
@@ -62,7 +62,6 @@ ANALYSIS_STEP = (
     "A step is a percentage from 1 to 100, or {analysis: {...}} with one of template, src or metrics, and"
     " optionally args, dry_run_metrics, accept_inconclusive and duration (the options of openrollout.k8s.analysis)."
 )
-
 
 # (id, role, variables, the row's message or PASSED)
 ROWS: list[tuple[str, str, dict[str, Any], str]] = [
@@ -310,6 +309,33 @@ ROWS: list[tuple[str, str, dict[str, Any], str]] = [
         },
         PASSED,
     ),
+    (
+        # the fleet's ring is the group `all` here: the play's one host, localhost
+        "fleet-misspelled",
+        "fleet",
+        {"fleet_rings": ["all"], "fleet_release": APP, "fleet_ring": ["all"], "fleet_paralel": 2},
+        " ".join(
+            [
+                not_a_variable("fleet", "fleet_paralel", "fleet_parallel"),
+                not_a_variable("fleet", "fleet_ring", "fleet_rings"),
+                see_also("fleet"),
+            ]
+        ),
+    ),
+    (
+        "fleet-own-variables-and-one-close-to-none",
+        "fleet",
+        {"fleet_rings": ["all"], "fleet_release": APP, "fleet_result": {}, "fleet_colour": "blue"},
+        PASSED,
+    ),
+    (
+        "fleet-ring-keys",
+        "fleet",
+        {"fleet_rings": [{"group": "all", "paralel": 2, "bake": {"second": 3}}], "fleet_release": APP},
+        "openrollout.k8s.fleet: fleet_rings[0]: paralel is not a key of a ring; did you mean parallel?"
+        " fleet_rings[0]: bake: second is not a key of a bake; did you mean seconds? A ring is the name of an"
+        " inventory group, or a dict with group and optionally parallel, max_fail_percentage and bake.",
+    ),
 ]
 
 
@@ -388,7 +414,9 @@ def test_the_preflight_names_unknown_variables_and_takes_policies_in_any_case(tm
         if message.strip() != expected
     }
     assert wrong == {}
-    assert FOREIGN in " ".join((tmp_path / "stdout.txt").read_text().split())
+    stdout = " ".join((tmp_path / "stdout.txt").read_text().split())
+    assert FOREIGN in stdout
+    assert "fleet_colour is not a variable of openrollout.k8s.fleet, nor close to one: left alone." in stdout
 
 
 # --- on the local cluster ------------------------------------------------------------------------
